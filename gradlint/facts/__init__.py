@@ -1,0 +1,206 @@
+"""The facts of one file: computed once, read by every rule.
+
+``FileFacts.build`` runs the statement pre-scan (``scopes``) and the abstract
+interpreter (``interp``); the ``resolve_*`` methods turn the symbolic states recorded in
+events into concrete ones by following every call site of the enclosing function in
+this file (a helper called only inside ``with torch.no_grad()`` after ``.eval()`` is
+known to run in eval mode without gradients).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, Optional, Tuple
+
+import libcst as cst
+
+from .events import Events
+from .interp import EVAL_HOOKS, HF_TRAINER_HOOKS, TRAIN_HOOKS, FileInterpreter, entry_ok, lookup_mode
+from .scopes import FunctionInfo, Scopes
+from .values import ENTRY, ENTRY_T, EVAL, TRAIN, UNKNOWN, after_training
+
+_UNKNOWN_MODE = frozenset({(UNKNOWN, None)})
+
+
+def is_test_path(path: str) -> bool:
+    """pytest's conventions: ``test_*.py``, ``*_test.py``, ``conftest.py``, or a tests/ folder."""
+    norm = path.replace(os.sep, "/")
+    base = norm.rsplit("/", 1)[-1]
+    if base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py":
+        return True
+    return any(part in ("tests", "test") for part in norm.split("/")[:-1])
+
+
+class FileFacts:
+    def __init__(self, module: cst.Module, path: str = "<string>") -> None:
+        self.module = module
+        self.path = path
+        self.is_test_file = is_test_path(path)
+        self.scopes = Scopes(module)
+        self.events = Events()
+        self._interp: Optional[FileInterpreter] = None
+        self._grad_memo: Dict[int, frozenset] = {}
+        self._mode_memo: Dict[Tuple[int, str], frozenset] = {}
+        self._training_memo: Dict[int, bool] = {}
+        self._active: set = set()
+
+    @classmethod
+    def build(cls, module: cst.Module, path: str = "<string>") -> "FileFacts":
+        facts = cls(module, path)
+        facts._interp = FileInterpreter(facts)
+        facts._interp.run_all()
+        return facts
+
+    # -- function classification ------------------------------------------------------------
+    def framework_of(self, fn: Optional[FunctionInfo]) -> Optional[str]:
+        """'eval' / 'train' when a framework (Lightning, HF Trainer) owns the mode of this
+        function or the hook it is nested in; None otherwise."""
+        while fn is not None and not fn.is_module_level:
+            if fn.name in EVAL_HOOKS:
+                return "eval"
+            if fn.name in TRAIN_HOOKS:
+                return "train"
+            if fn.cls is not None and fn.cls.framework == "hf_trainer" and fn.name in HF_TRAINER_HOOKS:
+                return "eval"
+            fn = fn.parent
+        return None
+
+    def is_test_function(self, fn: FunctionInfo) -> bool:
+        """A unit test (pytest or unittest) rather than an evaluation routine."""
+        if fn.is_module_level:
+            return False
+        if fn.cls is not None and any(q and q.startswith("unittest") for q in fn.cls.base_quals):
+            return True
+        return self.is_test_file and fn.name.startswith("test")
+
+    # -- resolution of entry atoms --------------------------------------------------------------
+    def resolve_grad(self, fn: FunctionInfo, atoms) -> frozenset:
+        """Concrete grad atoms ("on", "off", "unknown") for ``atoms`` seen in ``fn``."""
+        if "entry" not in atoms:
+            return frozenset(atoms)
+        return frozenset(atoms - {"entry"}) | self.entry_grad(fn)
+
+    def entry_grad(self, fn: FunctionInfo) -> frozenset:
+        memo = self._grad_memo.get(id(fn))
+        if memo is not None:
+            return memo
+        token = ("grad", id(fn))
+        if token in self._active:
+            return frozenset()
+        self._active.add(token)
+        try:
+            framework = self.framework_of(fn)
+            if fn.is_module_level:
+                out = frozenset({"on"})
+            elif framework == "eval":
+                out = frozenset({"off"})
+            elif framework == "train":
+                out = frozenset({"on"})
+            else:
+                out = set()
+                if fn.escapes or not fn.callsites:
+                    out.add("unknown")
+                for site in fn.callsites:
+                    out |= self.resolve_grad(site.caller, site.grad)
+                out = frozenset(out)
+        finally:
+            self._active.discard(token)
+        self._grad_memo[id(fn)] = out
+        return out
+
+    def resolve_modes(self, fn: FunctionInfo, atoms) -> frozenset:
+        """Concrete mode atoms (eval / train_set / train / unknown) for ``atoms`` seen in ``fn``."""
+        out = set()
+        for kind, arg in atoms:
+            if kind == ENTRY:
+                out |= self.entry_mode(fn, arg)
+            elif kind == ENTRY_T:
+                out |= after_training(self.entry_mode(fn, arg))
+            else:
+                out.add((kind, arg))
+        return frozenset(out)
+
+    def entry_mode(self, fn: FunctionInfo, key: str) -> frozenset:
+        memo_key = (id(fn), key)
+        memo = self._mode_memo.get(memo_key)
+        if memo is not None:
+            return memo
+        if memo_key in self._active:
+            return frozenset()
+        self._active.add(memo_key)
+        try:
+            framework = self.framework_of(fn)
+            if fn.is_module_level:
+                out = _UNKNOWN_MODE
+            elif framework == "eval":
+                out = frozenset({(EVAL, None)})
+            elif framework == "train":
+                out = frozenset({(TRAIN, None)})
+            else:
+                found = set()
+                if fn.escapes or not fn.callsites:
+                    found.add((UNKNOWN, None))
+                for site in fn.callsites:
+                    caller_key = self._map_key(key, fn, site)
+                    if caller_key is None:
+                        found.add((UNKNOWN, None))
+                        continue
+                    atoms = lookup_mode(site.modes, caller_key, site.trained,
+                                        entry_ok(site.caller, caller_key))
+                    found |= self.resolve_modes(site.caller, atoms)
+                out = frozenset(found)
+        finally:
+            self._active.discard(memo_key)
+        self._mode_memo[memo_key] = out
+        return out
+
+    @staticmethod
+    def _map_key(key: str, fn: FunctionInfo, site) -> Optional[str]:
+        root, _, rest = key.partition(".")
+        params = fn.params
+        if fn.cls is not None and params and root == params[0] and root in ("self", "cls"):
+            base = site.receiver
+        elif root in params:
+            base = site.args.get(root)
+        else:
+            return key
+        if base is None:
+            return None
+        return f"{base}.{rest}" if rest else base
+
+    def resolve_tensor(self, fn: FunctionInfo, fact) -> frozenset:
+        """Tensor atoms with ``nonleaf_if_grad`` decided by the function's entry grad mode."""
+        atoms = set(fact.atoms)
+        if "nonleaf_if_grad" in atoms:
+            atoms.discard("nonleaf_if_grad")
+            grad = self.entry_grad(fn)
+            if grad - {"off"}:
+                atoms.add("nonleaf")
+            if "off" in grad:
+                atoms.add("nograd")
+        return frozenset(atoms)
+
+    # -- training context (GL103) ----------------------------------------------------------------
+    def in_training_loop(self, loops) -> bool:
+        return any(loop.trains for loop in loops)
+
+    def setter_in_training_loop(self, node) -> bool:
+        loops = self._interp.setter_loops.get(node, ()) if self._interp else ()
+        return self.in_training_loop(loops)
+
+    def runs_in_training_loop(self, fn: FunctionInfo) -> bool:
+        """True when some call of ``fn`` (directly or through callers) is inside a training loop."""
+        memo = self._training_memo.get(id(fn))
+        if memo is not None:
+            return memo
+        token = ("train", id(fn))
+        if token in self._active:
+            return False
+        self._active.add(token)
+        try:
+            out = any(self.in_training_loop(site.loops) or self.runs_in_training_loop(site.caller)
+                      for site in fn.callsites)
+        finally:
+            self._active.discard(token)
+        self._training_memo[id(fn)] = out
+        return out

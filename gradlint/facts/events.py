@@ -1,0 +1,133 @@
+"""What the interpreter saw, in the form the rules read.
+
+States in events are symbolic in the function's entry (``entry`` atoms); rules read
+them through ``FileFacts.resolve_*``, which substitutes what the callers in this file
+pass in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+import libcst as cst
+
+
+@dataclass(eq=False)
+class LoopInfo:
+    node: cst.CSTNode
+    fn: object
+    parent: Optional["LoopInfo"]
+    trains: bool = False          # a backward / optimizer step runs inside (callees included)
+
+    def inside(self, other: "LoopInfo") -> bool:
+        loop = self
+        while loop is not None:
+            if loop is other:
+                return True
+            loop = loop.parent
+        return False
+
+
+@dataclass(eq=False)
+class Region:
+    """Code that evaluates, tests or predicts: a function, a loop, or a single call."""
+
+    node: cst.CSTNode
+    fn: object
+    kind: str                     # function | loop | call
+    label: str                    # for messages: "evaluation function `evaluate`"
+    uses_grad: bool = False       # backward, autograd.grad, .grad, requires_grad_: gradient-based inference
+    optimizer_step: bool = False  # test-time training
+    hands_model_out: bool = False # the model goes to an opaque callable that may use gradients
+
+
+@dataclass(eq=False)
+class ForwardCall:
+    node: cst.Call
+    fn: object
+    key: Optional[str]
+    value: object                 # the callee's Value
+    grad: frozenset
+    modes: frozenset
+    loops: Tuple[LoopInfo, ...]
+    regions: Tuple[Region, ...]
+    generate: bool = False        # model.generate(...): decorated no_grad in HF
+    certain: bool = True          # known to be a module (not only named like one)
+
+
+@dataclass(eq=False)
+class GradRead:
+    node: cst.Attribute
+    fn: object
+    name: str
+    fact: object                  # TensorFact
+
+
+@dataclass(eq=False)
+class RequiresGradSet:
+    node: cst.CSTNode             # the assignment statement
+    fn: object
+    target: cst.CSTNode           # the object whose attribute is set
+    attr: str
+    value: object                 # Value of the target object
+    rhs: cst.CSTNode
+
+
+@dataclass(eq=False)
+class Freeze:
+    node: cst.CSTNode
+    fn: object
+    key: Optional[str]            # module key whose parameters are frozen (or unfrozen)
+    frozen: bool                  # False: an unfreeze
+    cls: object = None            # the class, when the key is on `self`
+
+
+@dataclass(eq=False)
+class OptimizerBuild:
+    node: cst.Call
+    fn: object
+    sources: Tuple[Tuple[str, bool], ...]   # (model key, filtered?)
+    source_classes: Tuple[object, ...] = ()  # local classes of the models, when known
+
+
+@dataclass(eq=False)
+class Accumulation:
+    node: cst.CSTNode
+    fn: object
+    name: str                     # the accumulator
+    fact: object                  # TensorFact of what is accumulated
+    loop: LoopInfo
+    added: Optional[cst.CSTNode] = None  # the expression accumulated
+
+
+@dataclass(eq=False)
+class Backward:
+    node: cst.Call
+    fn: object
+    fact: Optional[object]        # TensorFact of the tensor differentiated
+
+
+@dataclass(eq=False)
+class Syntactic:
+    """A finding decided by shape alone (GL102, GL202, GL302 misspellings)."""
+
+    node: cst.CSTNode
+    fn: object
+    code: str
+    message: str
+
+
+@dataclass
+class Events:
+    """Events by node: a loop body is interpreted until its state is stable, and the last
+    (most general) visit of a node replaces the earlier ones."""
+
+    forward_calls: dict = field(default_factory=dict)
+    grad_reads: dict = field(default_factory=dict)
+    requires_grad_sets: dict = field(default_factory=dict)
+    freezes: dict = field(default_factory=dict)
+    optimizers: dict = field(default_factory=dict)
+    accumulations: dict = field(default_factory=dict)
+    backwards: dict = field(default_factory=dict)
+    syntactic: dict = field(default_factory=dict)

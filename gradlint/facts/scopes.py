@@ -1,0 +1,256 @@
+"""Functions, classes and call sites of one file, found by a statement-level pre-scan.
+
+The pre-scan walks statement bodies only (never expressions), which is cheap; the
+interpreter fills in the rest (summaries, class attributes, call sites).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Union
+
+import libcst as cst
+
+from . import torchapi
+from .names import ImportTable
+
+
+@dataclass(eq=False)
+class CallSite:
+    """A call of a local function, with the caller's state at the call."""
+
+    node: cst.Call
+    caller: "FunctionInfo"
+    callee: "FunctionInfo"
+    args: Dict[str, Optional[str]]     # callee parameter -> caller key of the argument (None: no key)
+    receiver: Optional[str]            # caller key bound to `self` (for method calls)
+    grad: frozenset
+    modes: dict                        # the caller's mode map at the call (never mutated)
+    trained: bool                      # a training step ran earlier in the caller
+    loops: tuple                       # the caller's enclosing loops at the call
+    in_region: bool
+    values: Dict[str, object]          # callee parameter -> the argument's Value
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    name: str
+    node: cst.ClassDef
+    base_quals: List[Optional[str]]
+    base_names: List[str]
+    methods: Dict[str, "FunctionInfo"] = field(default_factory=dict)
+    local_bases: List["ClassInfo"] = field(default_factory=list)
+    attrs: Dict[str, object] = field(default_factory=dict)   # self.<attr> -> Value
+    uses_training_flag: bool = False  # reads self.training / calls F.dropout: mode-dependent
+    freezes_self: bool = False        # a method freezes parameters of self
+    unfreezes_self: bool = False
+    interpreted: bool = False
+
+    @property
+    def is_module(self) -> bool:
+        if any(q in torchapi.MODULE_BASES for q in self.base_quals if q):
+            return True
+        if self.framework == "lightning" or self.is_hf_model:
+            return True
+        if any(b.is_module for b in self.local_bases):
+            return True
+        # A base imported from the project (``from .base import BaseModel``) named like a module.
+        return any(q and not q.startswith("torch") and n.endswith(("Module", "Model", "Net", "Network"))
+                   for q, n in zip(self.base_quals, self.base_names))
+
+    @property
+    def framework(self) -> Optional[str]:
+        for q in self.base_quals:
+            if not q:
+                continue
+            if q.startswith(torchapi.LIGHTNING_PREFIXES):
+                return "lightning"
+            if q.startswith("transformers.") and q.endswith(torchapi.HF_TRAINER_WORDS):
+                return "hf_trainer"
+        for b in self.local_bases:
+            if b.framework:
+                return b.framework
+        return None
+
+    @property
+    def is_hf_model(self) -> bool:
+        return any(q and q.startswith(("transformers.", "diffusers.")) and "Model" in q
+                   for q in self.base_quals)
+
+    def method(self, name: str) -> Optional["FunctionInfo"]:
+        if name in self.methods:
+            return self.methods[name]
+        for base in self.local_bases:
+            found = base.method(name)
+            if found is not None:
+                return found
+        return None
+
+    def attr(self, name: str):
+        if name in self.attrs:
+            return self.attrs[name]
+        for base in self.local_bases:
+            found = base.attr(name)
+            if found is not None:
+                return found
+        return None
+
+    def all_classes(self):
+        yield self
+        for base in self.local_bases:
+            yield from base.all_classes()
+
+
+@dataclass(eq=False)
+class FunctionInfo:
+    name: str
+    node: Union[cst.FunctionDef, cst.Module]
+    parent: Optional["FunctionInfo"]
+    cls: Optional[ClassInfo]
+    params: List[str] = field(default_factory=list)
+    decorator_quals: List[Optional[str]] = field(default_factory=list)
+    decorator_names: List[str] = field(default_factory=list)
+    local_defs: Dict[str, Union["FunctionInfo", ClassInfo]] = field(default_factory=dict)
+    callsites: List[CallSite] = field(default_factory=list)
+    escapes: bool = False            # referenced other than by a call: callers unknown
+    # filled by the interpreter
+    status: str = "new"              # new | running | done
+    exit_modes: dict = field(default_factory=dict)
+    exit_trained: bool = False
+    trains: bool = False             # runs a training step (backward / optimizer step)
+    uses_grad: bool = False          # backward, autograd.grad, .grad, requires_grad_
+    freezes: Dict[str, bool] = field(default_factory=dict)  # key -> True when frozen on every path
+    unfreezes: set = field(default_factory=set)
+    modulelike: set = field(default_factory=set)   # keys used as modules (.eval(), .parameters()...)
+    locals: set = field(default_factory=set)       # names bound in the function
+    returns: Optional[object] = None
+    grad_decorator: Optional[str] = None  # "on" / "off" from @torch.no_grad & co.
+
+    @property
+    def is_module_level(self) -> bool:
+        return isinstance(self.node, cst.Module)
+
+    @property
+    def qualname(self) -> str:
+        if self.is_module_level:
+            return "<module>"
+        prefix = ""
+        if self.cls is not None:
+            prefix = self.cls.name + "."
+        elif self.parent is not None and not self.parent.is_module_level:
+            prefix = self.parent.qualname + ".<locals>."
+        return prefix + self.name
+
+
+def _block_statements(body) -> List[cst.CSTNode]:
+    if isinstance(body, cst.IndentedBlock):
+        return list(body.body)
+    if isinstance(body, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=body.body)]
+    return []
+
+
+def child_blocks(stmt: cst.CSTNode) -> List[cst.CSTNode]:
+    """The statement lists nested in a compound statement (not function/class bodies)."""
+    out: List[cst.CSTNode] = []
+    if isinstance(stmt, cst.If):
+        out += _block_statements(stmt.body)
+        orelse = stmt.orelse
+        if isinstance(orelse, cst.If):
+            out.append(orelse)
+        elif isinstance(orelse, cst.Else):
+            out += _block_statements(orelse.body)
+    elif isinstance(stmt, (cst.For, cst.While)):
+        out += _block_statements(stmt.body)
+        if stmt.orelse is not None:
+            out += _block_statements(stmt.orelse.body)
+    elif isinstance(stmt, cst.With):
+        out += _block_statements(stmt.body)
+    elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        out += _block_statements(stmt.body)
+        for handler in stmt.handlers:
+            out += _block_statements(handler.body)
+        if stmt.orelse is not None:
+            out += _block_statements(stmt.orelse.body)
+        if stmt.finalbody is not None:
+            out += _block_statements(stmt.finalbody.body)
+    elif isinstance(stmt, cst.Match):
+        for case in stmt.cases:
+            out += _block_statements(case.body)
+    return out
+
+
+def _param_names(params: cst.Parameters) -> List[str]:
+    names = [p.name.value for p in params.posonly_params]
+    names += [p.name.value for p in params.params]
+    if isinstance(params.star_arg, cst.Param):
+        names.append(params.star_arg.name.value)
+    names += [p.name.value for p in params.kwonly_params]
+    if params.star_kwarg is not None:
+        names.append(params.star_kwarg.name.value)
+    return names
+
+
+def _decorator_name(expr: cst.CSTNode) -> str:
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value
+    return ""
+
+
+class Scopes:
+    """Every function and class of a module, and the import table."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.imports = ImportTable()
+        self.module_fn = FunctionInfo("<module>", module, None, None)
+        self.functions: List[FunctionInfo] = []
+        self.classes: List[ClassInfo] = []
+        self._scan(list(module.body), self.module_fn, None)
+        # Decorators and bases are resolved once every import is known.
+        for fn in self.functions:
+            decorators = fn.node.decorators
+            fn.decorator_quals = [self.imports.qualname(
+                d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator)
+                for d in decorators]
+            fn.decorator_names = [_decorator_name(d.decorator) for d in decorators]
+        by_name = {c.name: c for c in self.classes}
+        for c in self.classes:
+            c.base_quals = [self.imports.qualname(a.value) for a in c.node.bases]
+            c.base_names = [_decorator_name(a.value) for a in c.node.bases]
+            c.local_bases = [by_name[n] for n, a in zip(c.base_names, c.node.bases)
+                             if n in by_name and by_name[n] is not c and isinstance(a.value, cst.Name)]
+
+    def _scan(self, stmts, owner: FunctionInfo, cls: Optional[ClassInfo]) -> None:
+        for stmt in stmts:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, (cst.Import, cst.ImportFrom)):
+                        self.imports.add(small)
+            elif isinstance(stmt, cst.FunctionDef):
+                fn = FunctionInfo(stmt.name.value, stmt, owner, cls, _param_names(stmt.params))
+                self.functions.append(fn)
+                if cls is not None:
+                    cls.methods.setdefault(fn.name, fn)
+                else:
+                    owner.local_defs[fn.name] = fn
+                self._scan(_block_statements(stmt.body), fn, None)
+            elif isinstance(stmt, cst.ClassDef):
+                info = ClassInfo(stmt.name.value, stmt, [], [])
+                self.classes.append(info)
+                owner.local_defs[info.name] = info
+                self._scan(_block_statements(stmt.body), owner, info)
+            else:
+                self._scan(child_blocks(stmt), owner, cls)
+
+    def lookup(self, name: str, fn: Optional[FunctionInfo]):
+        """A local function or class visible as ``name`` from inside ``fn``."""
+        while fn is not None:
+            found = fn.local_defs.get(name)
+            if found is not None:
+                return found
+            fn = fn.parent
+        return None

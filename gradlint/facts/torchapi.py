@@ -1,0 +1,181 @@
+"""What the linter knows about torch and the libraries around it, as plain tables.
+
+Every predicate takes a canonical qualified name (see ``names.canonical``).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+# ---- grad mode -------------------------------------------------------------------
+GRAD_OFF = frozenset({"torch.no_grad", "torch.inference_mode"})
+GRAD_ON = frozenset({"torch.enable_grad"})
+GRAD_SET = "torch.set_grad_enabled"
+GRAD_CONTEXTS = GRAD_OFF | GRAD_ON | {GRAD_SET}
+
+# ---- nn.Module classes ------------------------------------------------------------
+_NN = "torch.nn."
+
+MODE_DEPENDENT = frozenset({
+    "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
+    "LazyBatchNorm3d", "SyncBatchNorm", "Transformer", "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+})
+# Mode-dependent only when a keyword asks for it (dropout > 0, running stats on).
+MODE_DEPENDENT_IF = {
+    "RNN": "dropout", "LSTM": "dropout", "GRU": "dropout", "MultiheadAttention": "dropout",
+    "InstanceNorm1d": "track_running_stats", "InstanceNorm2d": "track_running_stats",
+    "InstanceNorm3d": "track_running_stats",
+}
+CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "TransformerEncoder",
+                        "TransformerDecoder"})
+WRAPPERS = frozenset({"torch.nn.DataParallel", "torch.nn.parallel.DistributedDataParallel",
+                      "torch.compile", "torch.jit.script", "torch.jit.trace",
+                      "torch.nn.SyncBatchNorm.convert_sync_batchnorm"})
+
+_PARAM_FREE = frozenset({
+    "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid",
+    "Tanh", "Softmax", "Softmax2d", "LogSoftmax", "Softmin", "Softplus", "Softsign", "Hardtanh",
+    "Hardswish", "Hardsigmoid", "Threshold", "Tanhshrink", "Softshrink", "Hardshrink",
+    "LogSigmoid", "GLU", "Flatten", "Unflatten", "Identity", "Upsample", "UpsamplingNearest2d",
+    "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle", "CosineSimilarity",
+    "PairwiseDistance", "ChannelShuffle", "Fold", "Unfold", "LocalResponseNorm", "CrossMapLRN2d",
+    "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+})
+
+
+def nn_class(qual: Optional[str]) -> Optional[str]:
+    """``torch.nn.Linear`` -> ``Linear``; None for anything that is not an nn.Module class."""
+    if not qual or not qual.startswith(_NN):
+        return None
+    rest = qual[len(_NN):]
+    if "." in rest or not rest[:1].isupper():
+        return None
+    if rest in ("Parameter", "Buffer", "Module", "UninitializedParameter"):
+        return None
+    return rest
+
+
+def nn_param_free(name: str) -> bool:
+    """Layers that hold no parameters: losses, activations, pooling, dropout, reshapes."""
+    return (name in _PARAM_FREE or name.endswith("Loss") or "Pool" in name
+            or "Pad" in name)
+
+
+MODULE_BASES = frozenset({"torch.nn.Module"})
+LIGHTNING_PREFIXES = ("pytorch_lightning", "lightning")
+HF_TRAINER_WORDS = ("Trainer",)
+
+# Factories that return a model in training mode.
+_TRAIN_MODE_FACTORY_PREFIXES = ("torchvision.models.", "timm.create_model", "timm.models.",
+                                "torch.hub.load", "segmentation_models_pytorch.")
+# Libraries whose ``from_pretrained`` puts the model in eval mode.
+_EVAL_ON_LOAD = ("transformers.", "diffusers.", "peft.", "sentence_transformers.")
+
+
+def model_factory_mode(qual: Optional[str]) -> Optional[str]:
+    """'train' / 'eval' for a call that builds a model, None if ``qual`` builds no model."""
+    if not qual:
+        return None
+    for prefix in _TRAIN_MODE_FACTORY_PREFIXES:
+        if qual.startswith(prefix):
+            last = qual.rsplit(".", 1)[-1]
+            if prefix == "torchvision.models." and not last[:1].islower():
+                return None  # weights enums and classes used as namespaces
+            if last.startswith("get_") and last != "get_model":
+                return None
+            return "train"
+    if qual.endswith(".from_pretrained") or qual.endswith(".from_config"):
+        owner = qual.rsplit(".", 2)[-2]
+        if qual.startswith(_EVAL_ON_LOAD) and ("Model" in owner or "For" in owner or "Net" in owner):
+            return "eval" if qual.endswith(".from_pretrained") else "train"
+    return None
+
+
+# ---- optimizers ---------------------------------------------------------------------
+_OPTIM_LIBS = ("torch.optim.", "transformers.", "bitsandbytes.", "bnb.", "apex.", "timm.optim.",
+               "deepspeed.", "torch_optimizer.", "lion_pytorch.", "muon.")
+_OPTIM_WORDS = ("adam", "sgd", "lamb", "lion", "adafactor", "rmsprop", "adagrad", "lbfgs",
+                "lars", "novograd", "radam", "adadelta", "adamax", "muon", "optimizer", "sophia")
+
+
+def is_optimizer_class(qual: Optional[str]) -> bool:
+    if not qual or not qual.startswith(_OPTIM_LIBS):
+        return False
+    if ".lr_scheduler." in qual or ".swa_utils." in qual:
+        return False
+    last = qual.rsplit(".", 1)[-1]
+    return last[:1].isupper() and last != "Optimizer" and any(w in last.lower() for w in _OPTIM_WORDS)
+
+
+def is_scheduler_class(qual: Optional[str]) -> bool:
+    return bool(qual) and ".lr_scheduler." in qual
+
+
+# ---- tensors -------------------------------------------------------------------------
+TENSOR_FACTORIES = frozenset({
+    "torch.tensor", "torch.randn", "torch.rand", "torch.randint", "torch.zeros", "torch.ones",
+    "torch.empty", "torch.full", "torch.arange", "torch.linspace", "torch.logspace", "torch.eye",
+    "torch.randn_like", "torch.rand_like", "torch.zeros_like", "torch.ones_like",
+    "torch.empty_like", "torch.full_like", "torch.randint_like", "torch.as_tensor",
+    "torch.from_numpy", "torch.normal", "torch.randperm", "torch.Tensor", "torch.FloatTensor",
+    "torch.LongTensor",
+})
+PARAMETER = "torch.nn.Parameter"
+
+# torch.* names that are not tensor operations.
+_NOT_TENSOR_OPS = frozenset({
+    "torch.is_grad_enabled", "torch.is_tensor", "torch.numel", "torch.manual_seed", "torch.seed",
+    "torch.save", "torch.load", "torch.device", "torch.set_grad_enabled", "torch.no_grad",
+    "torch.enable_grad", "torch.inference_mode", "torch.is_inference_mode_enabled",
+    "torch.set_num_threads", "torch.get_num_threads", "torch.set_default_dtype",
+    "torch.get_default_dtype", "torch.set_printoptions", "torch.compile", "torch.dtype",
+    "torch.finfo", "torch.iinfo", "torch.is_floating_point", "torch.set_float32_matmul_precision",
+    "torch.use_deterministic_algorithms", "torch.Size", "torch.Generator",
+})
+_TENSOR_OP_NAMESPACES = ("torch.nn.functional.", "torch.linalg.", "torch.fft.", "torch.special.")
+
+
+def is_tensor_op(qual: Optional[str]) -> bool:
+    """A torch function whose result is a tensor computed from its tensor arguments."""
+    if not qual or qual in _NOT_TENSOR_OPS or qual in TENSOR_FACTORIES:
+        return False
+    if qual.startswith(_TENSOR_OP_NAMESPACES):
+        return True
+    if qual.startswith("torch.") and qual.count(".") == 1:
+        last = qual[6:]
+        return last[:1].islower() and not last.startswith(("is_", "set_", "get_", "cuda", "backends"))
+    return False
+
+
+# Tensor methods that return no tensor (or a Python value).
+NON_TENSOR_METHODS = frozenset({
+    "item", "tolist", "numpy", "size", "dim", "numel", "data_ptr", "element_size", "nelement",
+    "ndimension", "is_contiguous", "get_device", "backward", "retain_grad", "register_hook",
+    "storage", "untyped_storage", "stride", "is_floating_point", "__len__", "any", "all",
+    "equal", "allclose", "sum_to_size",
+})
+DETACHING_METHODS = frozenset({"detach", "detach_"})
+# Conversions that may return the very same tensor (no copy, still a leaf).
+CONVERSIONS = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "long", "int",
+                         "type", "contiguous", "type_as"})
+DTYPE_METHODS = {"float": "float32", "double": "float64", "half": "float16", "bfloat16": "bfloat16",
+                 "long": "int64", "int": "int32"}
+NON_GRAD_ATTRS = frozenset({"shape", "dtype", "device", "is_leaf", "requires_grad", "ndim",
+                            "grad_fn", "is_cuda", "names", "layout"})
+
+# Misspellings of requires_grad that silently set a new attribute.
+MISSPELT_REQUIRES_GRAD = frozenset({
+    "require_grad", "requires_grads", "require_grads", "requires_gradient", "require_gradient",
+    "requiresGrad", "requires_gard", "requries_grad", "reqiures_grad", "requires_grd",
+    "required_grad", "require_grade", "requires_grade", "requiers_grad", "requirs_grad",
+    "reuqires_grad", "requires_gradients",
+})
+
+MODE_METHODS = frozenset({"eval", "train", "zero_grad", "step"})
+MODULE_ONLY_METHODS = frozenset({
+    "eval", "train", "parameters", "named_parameters", "modules", "named_modules", "children",
+    "named_children", "state_dict", "load_state_dict", "apply", "register_forward_hook",
+    "register_forward_pre_hook", "register_buffer", "buffers", "named_buffers",
+})

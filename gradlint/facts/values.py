@@ -1,0 +1,135 @@
+"""Abstract values of the interpreter, and how they join where control flow meets.
+
+Train/eval mode atoms (sets of them describe what a model may be in):
+  ("eval", node)       set to eval by ``node`` (``.eval()``, ``.train(False)``, a helper call,
+                       a loader that returns eval-mode models); node is None for frameworks
+  ("train_set", node)  ``.train()`` called explicitly at ``node`` and no training step since
+                       (MC dropout and test-time adaptation switch to train on purpose)
+  ("train", None)      training mode by default (freshly built) or after a training step
+  ("unknown", None)    nothing known (a model from an unknown call, a function nobody calls)
+  ("entry", key)       whatever the callers of this function left ``key`` in
+  ("entry_t", key)     the same, after a training step in this function
+
+Grad atoms: "on", "off", "entry" (the callers' mode), "unknown".
+
+Tensor atoms: "leaf_rg" (a leaf that requires grad), "nonleaf" (computed with autograd
+recording: has a grad_fn), "nonleaf_if_grad" (computed from a grad-requiring tensor in
+this function's entry grad mode), "nograd" (computed under no_grad/inference_mode),
+"detached", "plain" (a tensor that never required grad), "unknown".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import FrozenSet, Optional, Tuple
+
+import libcst as cst
+
+EVAL, TRAIN_SET, TRAIN, UNKNOWN, ENTRY, ENTRY_T = "eval", "train_set", "train", "unknown", "entry", "entry_t"
+Atom = Tuple[str, object]
+Atoms = FrozenSet[Atom]
+
+TRAIN_ATOMS = frozenset({(TRAIN, None)})
+UNKNOWN_ATOMS = frozenset({(UNKNOWN, None)})
+
+REQUIRES_GRAD = frozenset({"leaf_rg", "nonleaf"})
+MAY_REQUIRE_GRAD = REQUIRES_GRAD | {"nonleaf_if_grad", "unknown"}
+
+
+def after_training(atoms: Atoms) -> Atoms:
+    """A training step turns an explicit ``.train()`` into plain training mode."""
+    out = set()
+    for kind, arg in atoms:
+        if kind == TRAIN_SET:
+            out.add((TRAIN, None))
+        elif kind == ENTRY:
+            out.add((ENTRY_T, arg))
+        else:
+            out.add((kind, arg))
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class TensorFact:
+    atoms: FrozenSet[str]
+    origin: Optional[cst.CSTNode] = None  # the expression that made it (for messages)
+    how: str = ""                         # "arithmetic", "a .to(device) copy", "the model's output"
+    cuda_only: bool = False               # a copy only where the device is CUDA (`.to(device)`)
+    retained: bool = False                # .retain_grad() was called
+    dtype: Optional[str] = None
+    accum: FrozenSet[str] = frozenset()   # accumulators (GL501) this value was computed from
+
+    def join(self, other: "TensorFact") -> "TensorFact":
+        if self == other:
+            return self
+        return TensorFact(
+            atoms=self.atoms | other.atoms,
+            origin=self.origin or other.origin,
+            how=self.how or other.how,
+            cuda_only=self.cuda_only and other.cuda_only if ("nonleaf" in self.atoms and "nonleaf" in other.atoms) else (self.cuda_only or other.cuda_only),
+            retained=self.retained and other.retained,
+            dtype=self.dtype if self.dtype == other.dtype else None,
+            accum=self.accum | other.accum,
+        )
+
+
+UNKNOWN_TENSOR = TensorFact(frozenset({"unknown"}))
+
+
+@dataclass(frozen=True)
+class Value:
+    """What an expression evaluates to, as far as the rules care."""
+
+    kind: str                         # module optimizer scheduler tensor params param list number
+                                      # class func import object unknown
+    key: Optional[str] = None         # the object's identity as a dotted key, when it has one
+    tensor: Optional[TensorFact] = None
+    cls: object = None                # ClassInfo of a local class (instances and class refs)
+    func: object = None               # FunctionInfo for a local function reference
+    qual: Optional[str] = None        # qualified name of an imported object
+    mode: Optional[Atoms] = None      # train/eval mode of a module not yet bound to a key
+    mode_dep: Optional[bool] = None   # holds dropout/batch norm (None: unknown)
+    has_params: Optional[bool] = None
+    sources: Tuple[Tuple[str, bool], ...] = ()  # params: (model key, filtered?) pairs
+    bound_in: object = None           # innermost loop where this name was last bound fresh
+    frozen: Tuple[str, ...] = ()      # parts of a new module built frozen ("" = all of it)
+
+    def with_(self, **changes) -> "Value":
+        return replace(self, **changes)
+
+
+UNKNOWN_VALUE = Value("unknown")
+NUMBER = Value("number")
+
+
+def join_values(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
+    if a is None:
+        return b
+    if b is None or a == b:
+        return a
+    if a.kind == b.kind == "tensor":
+        return a.with_(tensor=a.tensor.join(b.tensor), key=a.key if a.key == b.key else None,
+                       bound_in=a.bound_in if a.bound_in is b.bound_in else None)
+    if a.kind == b.kind:
+        return a.with_(
+            key=a.key if a.key == b.key else None,
+            mode_dep=a.mode_dep if a.mode_dep == b.mode_dep else None,
+            sources=a.sources if a.sources == b.sources else _join_sources(a.sources, b.sources),
+            mode=(a.mode or frozenset()) | (b.mode or frozenset()) if (a.mode or b.mode) else None,
+            bound_in=a.bound_in if a.bound_in is b.bound_in else None,
+        )
+    key = a.key if a.key == b.key else None
+    if "tensor" in (a.kind, b.kind) and {a.kind, b.kind} <= {"tensor", "number", "unknown"}:
+        fact = (a.tensor or UNKNOWN_TENSOR).join(b.tensor or UNKNOWN_TENSOR)
+        return Value("tensor", key=key, tensor=fact)
+    return Value("unknown", key=key)
+
+
+def _join_sources(a, b):
+    # A params value is "unfiltered" only if it is so on every path.
+    merged = {}
+    for key, filtered in a + b:
+        merged[key] = merged.get(key, False) or filtered
+    if {k for k, _ in a} != {k for k, _ in b}:
+        return tuple((k, True) for k in merged)
+    return tuple(merged.items())

@@ -1,0 +1,74 @@
+"""Line and column of the few nodes that become findings.
+
+libcst's PositionProvider computes a range for every node of a module, which costs
+several parses' worth of time. A finding needs the start of a handful of nodes, so this
+runs libcst's code generator once with a state that only counts lines and columns and
+records the nodes asked for. It runs only for files that have findings.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager, nullcontext
+from typing import Dict, Iterable, Tuple
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState
+
+_NULL = nullcontext()
+
+
+class _AnchorState(CodegenState):
+    def __init__(self, module: cst.Module, targets: set):
+        super().__init__(default_indent=module.default_indent,
+                         default_newline=module.default_newline)
+        self.line = 1
+        self.col = 0
+        self.targets = targets
+        self.found: Dict[cst.CSTNode, Tuple[int, int]] = {}
+        self._pending: Dict[cst.CSTNode, Tuple[int, int]] = {}
+
+    def add_indent_tokens(self) -> None:
+        for token in self.indent_tokens:
+            self.add_token(token)
+
+    def add_token(self, value: str) -> None:
+        newlines = value.count("\n")
+        if newlines:
+            self.line += newlines
+            self.col = len(value) - value.rfind("\n") - 1
+        else:
+            self.col += len(value)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        if node in self.targets:
+            self._pending[node] = (self.line, self.col)
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        pending = self._pending.pop(node, None)
+        if pending is not None and node not in self.found:
+            self.found[node] = pending
+
+    def record_syntactic_position(self, node, *, start_node=None, end_node=None):
+        if node in self.targets:
+            return self._record(node, start_node)
+        return _NULL
+
+    @contextmanager
+    def _record(self, node, start_node):
+        if start_node is not None:
+            self.targets.add(start_node)
+        start = (self.line, self.col)
+        yield
+        if start_node is not None and start_node in self.found:
+            start = self.found[start_node]
+        self.found[node] = start
+
+
+def anchor_positions(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[cst.CSTNode, Tuple[int, int]]:
+    """Map each node to its (1-based line, 1-based column) start, flake8 style."""
+    targets = set(nodes)
+    if not targets:
+        return {}
+    state = _AnchorState(module, set(targets))
+    module._codegen(state)
+    return {n: (line, col + 1) for n, (line, col) in state.found.items() if n in targets}

@@ -1,0 +1,48 @@
+"""Facts that several rules read about a model call."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..facts import FileFacts
+from ..facts.events import ForwardCall
+from ..facts.values import join_values
+from ..facts import words
+
+
+def model_value(facts: FileFacts, event: ForwardCall):
+    """The called model's value; for a parameter, what the callers in this file pass."""
+    value = event.value
+    key = event.key
+    fn = event.fn
+    if key is None or value.kind == "module" or fn.is_module_level or key not in fn.params:
+        return value
+    passed = None
+    for site in fn.callsites:
+        arg = site.values.get(key)
+        if arg is None or fn.escapes:
+            return value
+        passed = join_values(passed, arg)
+    return passed if passed is not None else value
+
+
+def is_model_call(facts: FileFacts, event: ForwardCall) -> bool:
+    """A call of an nn.Module that holds parameters (not a loss or an activation)."""
+    value = model_value(facts, event)
+    if value.kind == "module":
+        return value.has_params is not False
+    key = event.key
+    return bool(key) and (key in event.fn.modulelike or words.is_model_name(key))
+
+
+def mode_dependent(facts: FileFacts, event: ForwardCall) -> Optional[bool]:
+    value = model_value(facts, event)
+    return value.mode_dep if value.kind == "module" else None
+
+
+def owned_by_framework(facts: FileFacts, event: ForwardCall) -> bool:
+    return facts.framework_of(event.fn) is not None or facts.is_test_function(event.fn)
+
+
+def shown(event: ForwardCall) -> str:
+    return event.key or "the model"

@@ -1,0 +1,51 @@
+"""GL2xx: gradient tracking."""
+
+from __future__ import annotations
+
+from . import rule
+from .common import is_model_call, owned_by_framework, shown
+
+
+@rule("GL201")
+def grad_mode_missing(facts):
+    seen = set()
+    for event in facts.events.forward_calls.values():
+        if not event.regions or event.generate or owned_by_framework(facts, event):
+            continue
+        if any(r.uses_grad or r.hands_model_out for r in event.regions):
+            continue  # gradient-based inference (saliency, attacks, test-time training)
+        if not is_model_call(facts, event):
+            continue
+        grad = facts.resolve_grad(event.fn, event.grad)
+        if not grad & {"on", "unknown"}:
+            continue
+        region = event.regions[0]
+        if (id(region.node), event.key) in seen:
+            continue
+        seen.add((id(region.node), event.key))
+        name = shown(event)
+        if "on" in grad:
+            yield event.node, (f"`{name}` runs with gradient tracking in this {region.label}: autograd keeps "
+                               f"every activation for a backward pass that never comes; wrap it in "
+                               f"`with torch.no_grad():`")
+        else:
+            yield event.node, (f"`{name}` may run with gradient tracking in this {region.label}: no "
+                               f"`torch.no_grad()` reaches this call in this file; wrap it in "
+                               f"`with torch.no_grad():`")
+
+
+@rule("GL202")
+def grad_mode_context_not_entered(facts):
+    for event in facts.events.syntactic.values():
+        if event.code == "GL202":
+            yield event.node, event.message
+
+
+@rule("GL203")
+def backward_under_no_grad(facts):
+    for event in facts.events.backwards.values():
+        if event.fact is None:
+            continue
+        if facts.resolve_tensor(event.fn, event.fact) == frozenset({"nograd"}):
+            yield event.node, ("this value was computed under `torch.no_grad()`/`inference_mode()`: it has "
+                               "no grad_fn and backward raises RuntimeError; compute it with gradients on")

@@ -1,0 +1,69 @@
+"""GL1xx: train/eval mode."""
+
+from __future__ import annotations
+
+from ..facts.values import EVAL, TRAIN, TRAIN_SET, UNKNOWN
+from . import code_of, rule
+from .common import is_model_call, mode_dependent, owned_by_framework, shown
+
+
+@rule("GL101")
+def eval_mode_missing(facts):
+    seen = set()
+    for event in facts.events.forward_calls.values():
+        if not event.regions or owned_by_framework(facts, event):
+            continue
+        if any(r.optimizer_step for r in event.regions):
+            continue  # test-time training runs in train mode on purpose
+        if mode_dependent(facts, event) is False or not is_model_call(facts, event):
+            continue  # no dropout or batch norm: eval() is good practice, not a fix
+        kinds = {kind for kind, _ in facts.resolve_modes(event.fn, event.modes)}
+        if not kinds & {TRAIN, UNKNOWN}:
+            continue
+        region = event.regions[0]
+        if (id(region.node), event.key) in seen:
+            continue
+        seen.add((id(region.node), event.key))
+        name = shown(event)
+        if TRAIN in kinds:
+            yield event.node, (f"`{name}` runs in training mode in this {region.label}: dropout and batch "
+                               f"norm change its outputs; call `{name}.eval()` first")
+        else:
+            yield event.node, (f"`{name}` may be in training mode in this {region.label}: no "
+                               f"`{name}.eval()` reaches this call in this file; call `{name}.eval()` first")
+
+
+@rule("GL102")
+def mode_method_not_called(facts):
+    for event in facts.events.syntactic.values():
+        if event.code == "GL102":
+            yield event.node, event.message
+
+
+@rule("GL103")
+def train_mode_not_restored(facts):
+    reported = set()
+    for event in facts.events.forward_calls.values():
+        if event.regions or owned_by_framework(facts, event) or not is_model_call(facts, event):
+            continue
+        if facts.resolve_grad(event.fn, event.grad) == frozenset({"off"}):
+            continue
+        if not (facts.in_training_loop(event.loops) or facts.runs_in_training_loop(event.fn)):
+            continue
+        modes = facts.resolve_modes(event.fn, event.modes)
+        if not {kind for kind, _ in modes} & {TRAIN, TRAIN_SET, UNKNOWN}:
+            continue  # always eval here: eval-mode training on purpose
+        for kind, setter in modes:
+            if kind != EVAL or setter is None or setter in reported:
+                continue
+            if not facts.setter_in_training_loop(setter):
+                continue
+            reported.add(setter)
+            name = shown(event)
+            text = code_of(setter)
+            if text.endswith(".eval()") or ".train(" in text:
+                what = f"`{text}` switches `{name}` to eval mode"
+            else:
+                what = f"`{text.split('(')[0]}(...)` leaves `{name}` in eval mode"
+            yield setter, (f"{what} inside the training loop, and the next training step runs without "
+                           f"`{name}.train()`: call `{name}.train()` where training resumes")
