@@ -198,7 +198,8 @@ class FileFacts:
             return False
         self._active.add(token)
         try:
-            out = any(self.in_training_loop(site.loops) or self.runs_in_training_loop(site.caller)
+            out = any((self.in_training_loop(site.loops) or self.runs_in_training_loop(site.caller))
+                      and not site.in_region and self.resolve_grad(site.caller, site.grad) != {"off"}
                       for site in fn.callsites)
         finally:
             self._active.discard(token)

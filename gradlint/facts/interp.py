@@ -150,12 +150,14 @@ class FileInterpreter:
         self.events = facts.events
         self.setter_loops: Dict[cst.CSTNode, Tuple[LoopInfo, ...]] = {}
         self.loop_infos: Dict[cst.CSTNode, LoopInfo] = {}
-        self.globals = self._module_globals()
+        self.module_env: Dict[str, Value] = {}   # the module's names as of the running statement
 
     def run_all(self) -> None:
+        # The module body first: a function it calls is interpreted on demand and sees the
+        # globals bound so far, as Python would at that call; the rest see all of them.
+        self.run(self.scopes.module_fn)
         for fn in self.scopes.functions:
             self.run(fn)
-        self.run(self.scopes.module_fn)
 
     def run(self, fn: FunctionInfo) -> None:
         if fn.status != "new":
@@ -172,33 +174,6 @@ class FileInterpreter:
         for c in cls.all_classes():
             for m in c.methods.values():
                 self.run(m)
-
-    def _module_globals(self) -> Dict[str, Value]:
-        """Module-level names bound to models, so functions that use them know."""
-        out: Dict[str, Value] = {}
-        for stmt in self.scopes.module_fn.node.body:
-            if not isinstance(stmt, cst.SimpleStatementLine):
-                continue
-            for small in stmt.body:
-                if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                    target = small.targets[0].target
-                    if isinstance(target, cst.Name) and self._builds_module(small.value):
-                        out[target.value] = Value("module", key=target.value)
-        return out
-
-    def _builds_module(self, expr: cst.CSTNode) -> bool:
-        while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
-                and expr.func.attr.value in ("to", "cuda", "eval", "train", "float", "half"):
-            expr = expr.func.value
-        if not isinstance(expr, cst.Call):
-            return False
-        qual = self.imports.qualname(expr.func)
-        if torchapi.nn_class(qual) or torchapi.model_factory_mode(qual) or qual in torchapi.WRAPPERS:
-            return True
-        if isinstance(expr.func, cst.Name):
-            found = self.scopes.lookup(expr.func.value, self.scopes.module_fn)
-            return isinstance(found, ClassInfo) and found.is_module
-        return False
 
     # -- class facts -----------------------------------------------------------------
     def class_frozen_parts(self, cls: ClassInfo) -> Tuple[str, ...]:
@@ -343,10 +318,15 @@ class _Run:
 
     # -- statements -------------------------------------------------------------------
     def block(self, stmts, st: Optional[State]) -> Optional[State]:
+        module_level = self.fn.is_module_level
         for stmt in stmts:
             if st is None:
                 return None
+            if module_level:
+                self.o.module_env = st.env
             st = self.stmt(stmt, st)
+        if module_level and st is not None:
+            self.o.module_env = st.env
         return st
 
     def stmt(self, node: cst.CSTNode, st: State) -> Optional[State]:
@@ -733,7 +713,7 @@ class _Run:
         if key is None or "." not in key:
             return None
         root = root_of(key)
-        root_value = st.env.get(root) or self.o.globals.get(root)
+        root_value = st.env.get(root) or self.o.module_env.get(root)
         if (root_value is not None and root_value.kind == "module") or root in self.fn.modulelike \
                 or words.is_model_name(root) or (root == "self" and self.fn.cls is not None and self.fn.cls.is_module):
             return key.rsplit(".", 1)[0]
@@ -839,8 +819,9 @@ class _Run:
             return Value("import", qual=qual)
         if name in ("True", "False", "None"):
             return NUMBER
-        if name in self.o.globals:
-            return self.o.globals[name]
+        known = self.o.module_env.get(name) if not self.fn.is_module_level else None
+        if known is not None and known.kind in ("module", "tensor", "optimizer", "params", "list"):
+            return known.with_(key=name, bound_in=None)
         return Value("unknown", key=name)
 
     def attribute(self, node: cst.Attribute, st: State) -> Value:
@@ -1033,6 +1014,8 @@ class _Run:
                 return self.op([v for _, v in args], st, node, "arithmetic")
             if bound is None and name == "super":
                 return Value("object", key="self")
+            if bound is None and found is None and words.is_model_class_name(name):
+                return Value("module", mode=TRAIN_ATOMS)
         callee = self.ev(func, st)
         return self.call_value(node, callee, args, st)
 
@@ -1338,6 +1321,8 @@ class _Run:
             return self.op([v for _, v in args], st, node, f"`{qual}`")
         if qual in torchapi.GRAD_CONTEXTS:
             return Value("gradctx", qual=qual)
+        if words.is_model_class_name(qual.rsplit(".", 1)[-1]):
+            return Value("module", mode=TRAIN_ATOMS)  # a model class from elsewhere: built in train mode
         self.hand_out(args)
         return UNKNOWN_VALUE
 

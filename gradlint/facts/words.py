@@ -76,3 +76,21 @@ def is_model_name(key: str) -> bool:
         if tok in _MODEL_WORDS or tok.endswith("net") or tok.endswith("model"):
             return True
     return False
+
+
+_NOT_MODEL_CLASS = frozenset({"config", "tokenizer", "dataset", "loader", "dataloader", "trainer",
+                              "optimizer", "scheduler", "args", "params", "output", "outputs",
+                              "processor", "sampler", "collator", "callback", "error", "exception"})
+
+
+@lru_cache(maxsize=4096)
+def is_model_class_name(name: str) -> bool:
+    """``Net``, ``ResNet``, ``GPT``, ``UNet2DModel``: a class named like a model (not ``GPTConfig``)."""
+    if not name[:1].isupper():
+        return False
+    parts = [t.lower() for t in _SPLIT.split(name) if t]
+    if not parts or parts[-1] in _NOT_MODEL_CLASS:
+        return False
+    last = parts[-1]
+    return last in _MODEL_WORDS or last.endswith(("net", "model", "encoder", "decoder", "generator",
+                                                  "discriminator", "classifier", "transformer"))

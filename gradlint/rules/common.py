@@ -46,3 +46,12 @@ def owned_by_framework(facts: FileFacts, event: ForwardCall) -> bool:
 
 def shown(event: ForwardCall) -> str:
     return event.key or "the model"
+
+
+def inside_own_model(event: ForwardCall) -> bool:
+    """``self.encoder(x)`` inside a model's own methods: a part of the model, whose mode is the
+    model's; what matters is where the model itself is called."""
+    fn = event.fn
+    key = event.key or ""
+    return (fn.cls is not None and fn.cls.is_module
+            and (key == "self" or key.startswith("self.")))

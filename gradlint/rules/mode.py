@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..facts.values import EVAL, TRAIN, TRAIN_SET, UNKNOWN
 from . import code_of, rule
-from .common import is_model_call, mode_dependent, owned_by_framework, shown
+from .common import inside_own_model, is_model_call, mode_dependent, owned_by_framework, shown
 
 
 @rule("GL101")
@@ -20,14 +20,18 @@ def eval_mode_missing(facts):
         kinds = {kind for kind, _ in facts.resolve_modes(event.fn, event.modes)}
         if not kinds & {TRAIN, UNKNOWN}:
             continue
+        if kinds == {UNKNOWN} and inside_own_model(event):
+            continue  # a model's own predict/generate method: its caller sets the mode
         region = event.regions[0]
         if (id(region.node), event.key) in seen:
             continue
         seen.add((id(region.node), event.key))
         name = shown(event)
         if TRAIN in kinds:
-            yield event.node, (f"`{name}` runs in training mode in this {region.label}: dropout and batch "
-                               f"norm change its outputs; call `{name}.eval()` first")
+            why = ("its dropout and batch norm change the outputs" if mode_dependent(facts, event)
+                   else "any dropout or batch norm in it changes the outputs")
+            yield event.node, (f"`{name}` runs in training mode in this {region.label}: {why}; "
+                               f"call `{name}.eval()` first")
         else:
             yield event.node, (f"`{name}` may be in training mode in this {region.label}: no "
                                f"`{name}.eval()` reaches this call in this file; call `{name}.eval()` first")
@@ -44,7 +48,9 @@ def mode_method_not_called(facts):
 def train_mode_not_restored(facts):
     reported = set()
     for event in facts.events.forward_calls.values():
-        if event.regions or owned_by_framework(facts, event) or not is_model_call(facts, event):
+        if event.regions or owned_by_framework(facts, event) or inside_own_model(event):
+            continue
+        if not is_model_call(facts, event):
             continue
         if facts.resolve_grad(event.fn, event.grad) == frozenset({"off"}):
             continue
