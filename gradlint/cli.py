@@ -14,11 +14,12 @@ import click
 
 from . import __version__
 from .catalog import CATALOG
+from .config import ConfigError, Overrides, Resolver, parse_per_file_ignores
 from .discovery import discover
-from .engine import lint_paths
+from .engine import LintCrash, lint_paths
 from .report import summary, write_text
 from .rules import implemented
-from .selection import Selection, SelectionError
+from .selection import SelectionError, parse_codes
 
 
 class _DefaultGroup(click.Group):
@@ -41,24 +42,71 @@ def main() -> None:
     """
 
 
+class _Fatal(click.ClickException):
+    """A usage, configuration or internal error: message on stderr, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"gradlint: error: {self.format_message()}", err=True)
+
+
+def _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
+              config, isolated) -> Resolver:
+    cwd = os.getcwd()
+    try:
+        overrides = Overrides(
+            select=tuple(parse_codes(select)) if select else None,
+            ignore=tuple(parse_codes(ignore)) if ignore else None,
+            extend_select=tuple(parse_codes(extend_select)),
+            per_file_ignores=parse_per_file_ignores(per_file_ignores, cwd) if per_file_ignores else None,
+            exclude=tuple((cwd, p) for p in exclude) if exclude else None,
+            extend_exclude=tuple((cwd, p) for p in extend_exclude),
+        )
+    except SelectionError as exc:
+        raise click.UsageError(str(exc))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc))
+    try:
+        return Resolver(overrides, config_path=config, isolated=isolated)
+    except ConfigError as exc:
+        raise _Fatal(str(exc))
+
+
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--select", multiple=True, help="Rule codes or prefixes to run (GL1 = every GL1xx).")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to skip.")
-@click.option("--exclude", multiple=True, help="Glob patterns of files or folders to skip.")
+@click.option("--extend-select", multiple=True, help="Rule codes or prefixes to run in addition.")
+@click.option("--per-file-ignores", multiple=True, metavar="PATTERN:CODES",
+              help="Skip CODES in files matching PATTERN (replaces the configured table).")
+@click.option("--exclude", multiple=True, help="Glob patterns of files or folders to skip (replaces the "
+                                                "configured list).")
+@click.option("--extend-exclude", multiple=True, help="Glob patterns to skip in addition.")
+@click.option("--force-exclude", is_flag=True,
+              help="Apply excludes to files named on the command line too (the pre-commit hook does).")
+@click.option("--config", "config", type=click.Path(dir_okay=False),
+              help="Read settings from this file only (pyproject.toml or a gradlint TOML file).")
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
 @click.option("--jobs", "-j", type=int, default=0, help="Processes to use (default: all cores).")
-def check(paths: Tuple[str, ...], select, ignore, exclude, jobs) -> None:
+def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
+          force_exclude, config, isolated, jobs) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
-    try:
-        selection = Selection(select or ("GL",), ignore)
-    except SelectionError as exc:
-        raise click.UsageError(str(exc))
+    resolver = _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
+                         config, isolated)
     missing = [p for p in paths if not os.path.exists(p)]
     for path in missing:
         click.echo(f"gradlint: error: {path}: no such file or directory", err=True)
     present: List[str] = [p for p in paths if os.path.exists(p)] if paths else ["."]
-    files = list(discover(present, exclude))
-    findings = lint_paths(files, selection, jobs)
+    try:
+        files = list(discover(present, is_excluded=resolver.excluded, force_exclude=force_exclude))
+        selections = {path: resolver.selection_for(path) for path in files}
+    except ConfigError as exc:
+        raise _Fatal(str(exc))
+    try:
+        findings = lint_paths(files, jobs=jobs, selection_for=selections.__getitem__)
+    except LintCrash as exc:
+        raise _Fatal(str(exc))
     write_text(findings, sys.stdout)
     click.echo(summary(findings, len(files)))
     if missing:
