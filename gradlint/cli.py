@@ -16,6 +16,7 @@ from . import __version__
 from .catalog import CATALOG
 from .config import ConfigError, Overrides, Resolver, parse_per_file_ignores
 from .discovery import discover
+from .docs import doc_for, render_markdown
 from .engine import LintCrash, lint_paths
 from .report import summary, write_text
 from .rules import implemented
@@ -37,8 +38,9 @@ def main() -> None:
     """Find PyTorch gradient and train/eval-mode mistakes.
 
     \b
-    gradlint PATH...     lint files and folders (the default command)
-    gradlint rules       list the rules
+    gradlint PATH...       lint files and folders (the default command)
+    gradlint rules         list the rules
+    gradlint explain CODE  print a rule's documentation
     """
 
 
@@ -112,6 +114,22 @@ def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignore
     if missing:
         sys.exit(2)
     sys.exit(1 if findings else 0)
+
+
+@main.command()
+@click.argument("code")
+def explain(code: str) -> None:
+    """Print the documentation of rule CODE (e.g. GL101)."""
+    code = code.strip().upper()
+    doc = doc_for(code)
+    if doc is not None:
+        click.echo(render_markdown(doc).split("\n", 2)[2].rstrip("\n"))
+        return
+    info = CATALOG.get(code)
+    if info is None:
+        raise _Fatal(f"unknown rule code {code!r}; `gradlint rules` lists them")
+    click.echo(f"# {info.code}: {info.name}\n\n**Severity:** {info.severity}. {info.summary}\n\n"
+               f"This rule is in the catalog but has no check yet, so gradlint never reports it.")
 
 
 @main.command("rules")
