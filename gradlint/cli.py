@@ -18,7 +18,9 @@ from .config import ConfigError, Overrides, Resolver, parse_per_file_ignores
 from .discovery import discover
 from .docs import doc_for, render_markdown
 from .engine import LintCrash, lint_paths
-from .report import summary, write_text
+from .output import DOCUMENT_FORMATS, FORMATS, Run, writer
+from .output.text import use_color
+from .report import statistics as report_statistics, summary
 from .rules import implemented
 from .selection import SelectionError, parse_codes
 
@@ -90,9 +92,14 @@ def _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_e
 @click.option("--config", "config", type=click.Path(dir_okay=False),
               help="Read settings from this file only (pyproject.toml or a gradlint TOML file).")
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--output-format", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="text: path:line:col: CODE message; json; sarif (2.1.0); github: workflow annotations.")
+@click.option("--statistics", is_flag=True, help="Count the findings of each rule after the report.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when problems are found.")
+@click.option("--quiet", "-q", is_flag=True, help="Print the findings only: no summary, no progress.")
 @click.option("--jobs", "-j", type=int, default=0, help="Processes to use (default: all cores).")
 def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
-          force_exclude, config, isolated, jobs) -> None:
+          force_exclude, config, isolated, output_format, statistics, exit_zero, quiet, jobs) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
     resolver = _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
                          config, isolated)
@@ -109,11 +116,19 @@ def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignore
         findings = lint_paths(files, jobs=jobs, selection_for=selections.__getitem__)
     except LintCrash as exc:
         raise _Fatal(str(exc))
-    write_text(findings, sys.stdout)
-    click.echo(summary(findings, len(files)))
+    run = Run(findings, len(files))
+    out = click.get_text_stream("stdout")
+    writer(output_format)(run, out, output_format == "text" and use_color(out))
+    # People read text and github output; json and sarif are documents, so the rest goes to stderr.
+    to_stderr = output_format in DOCUMENT_FORMATS
+    if statistics:
+        for line in report_statistics(findings):
+            click.echo(line, err=to_stderr)
+    if not quiet:
+        click.echo(summary(findings, len(files)), err=to_stderr)
     if missing:
         sys.exit(2)
-    sys.exit(1 if findings else 0)
+    sys.exit(1 if findings and not exit_zero else 0)
 
 
 @main.command()

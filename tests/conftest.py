@@ -118,3 +118,33 @@ def isolated_home(tmp_path, monkeypatch):
     """A working folder with no pyproject.toml above it that could change the settings."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def gradlint_on_tty(*args: str, tty: str, cwd: Optional[Path] = None,
+                    env: Optional[Dict[str, str]] = None) -> Tuple[int, str, str]:
+    """Run gradlint with ``tty`` ("stdout" or "stderr") on a pseudo-terminal and the other
+    stream on a pipe. Returns (exit status, what the terminal showed, what the pipe got)."""
+    pty = pytest.importorskip("pty", reason="needs a POSIX pseudo-terminal")
+    master, slave = pty.openpty()
+    full_env = dict(os.environ)
+    full_env.pop("NO_COLOR", None)
+    full_env.setdefault("TERM", "xterm")
+    full_env.update(env or {})
+    streams = {"stdout": slave, "stderr": subprocess.PIPE} if tty == "stdout" else \
+        {"stdout": subprocess.PIPE, "stderr": slave}
+    proc = subprocess.Popen([sys.executable, "-m", "gradlint", *args], cwd=cwd, env=full_env,
+                            stdin=subprocess.DEVNULL, **streams)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    piped = (proc.stderr if tty == "stdout" else proc.stdout).read().decode()
+    proc.wait(timeout=120)
+    return proc.returncode, b"".join(chunks).decode(errors="replace"), piped
