@@ -7,6 +7,7 @@ into a per-file finding (E999) and applies ``# noqa`` comments; ``lint_file`` ad
 
 from __future__ import annotations
 
+import ast
 import os
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -51,12 +52,27 @@ def lint_text(text: str, path: str, selection: Optional[Selection] = None) -> Li
     try:
         findings = lint_source(text, path, selection)
     except cst.ParserSyntaxError as exc:
-        line, col = line_col_of_syntax_error(exc)
-        message = str(getattr(exc, "message", "")) or str(exc).splitlines()[0]
-        return [Finding(path, line, col, "E999", f"SyntaxError: {message}")]
+        return [_syntax_error(text, path, exc)]
     except RecursionError:
         return [Finding(path, 1, 1, "E999", "SyntaxError: too deeply nested to parse")]
     return apply_noqa(findings, text)
+
+
+def _syntax_error(text: str, path: str, exc: cst.ParserSyntaxError) -> Finding:
+    """E999 at the line and column Python's own parser reports (the line flake8 reports
+    too); libcst often points a line late. Python's parser runs only here, on a file that
+    already failed to parse."""
+    try:
+        compile(text, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as error:
+        if error.lineno:
+            return Finding(path, error.lineno, max(1, error.offset or 1), "E999",
+                           f"{type(error).__name__}: {error.msg}")
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    line, col = line_col_of_syntax_error(exc)
+    message = str(getattr(exc, "message", "")) or str(exc).splitlines()[0]
+    return Finding(path, line, col, "E999", f"SyntaxError: {message}")
 
 
 def lint_file(path: str, selection: Optional[Selection] = None) -> List[Finding]:

@@ -81,8 +81,11 @@ def test_per_file_ignores(samples):
 def test_syntax_error_is_flake8s_e999_only(tmp_path):
     write(tmp_path, "broken.py", "import torch\ndef f(:\n    pass\n")
     result = flake8("--select", "GL,E999", "broken.py", cwd=tmp_path)
-    assert [c for *_, c in parse_lines(result.stdout)] == ["E999"]
+    assert [(line, c) for _, line, _, c in parse_lines(result.stdout)] == [(2, "E999")]
     assert "Traceback" not in result.stderr
+    # The command line reports the syntax error on the same line.
+    ours = gradlint("--isolated", "broken.py", cwd=tmp_path)
+    assert [(line, c) for _, line, _, c in parse_lines(ours.stdout)] == [(2, "E999")]
 
 
 def test_file_without_torch_is_clean(tmp_path):
