@@ -13,7 +13,7 @@ SKIP_DIRS = {
     "site-packages", ".ipynb_checkpoints", ".gradlint_cache",
 }
 
-SUFFIXES = (".py",)
+SUFFIXES = (".py", ".ipynb")
 
 
 def _is_virtualenv(path: str) -> bool:

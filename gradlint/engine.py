@@ -18,6 +18,7 @@ import libcst as cst
 from .facts import FileFacts
 from .finding import Finding
 from .noqa import apply_noqa
+from .notebook import SUFFIX as NOTEBOOK_SUFFIX, read_notebook
 from .positions import anchor_positions
 from .rules import implemented, run_rules
 from .selection import Selection
@@ -76,8 +77,12 @@ def _syntax_error(text: str, path: str, exc: cst.ParserSyntaxError) -> Finding:
 
 
 def lint_file(path: str, selection: Optional[Selection] = None) -> List[Finding]:
-    """Lint one file; a file that cannot be linted yields one E902/E999 finding."""
+    """Lint one file (a notebook cell by cell); a file that cannot be linted yields one
+    E902/E999 finding."""
     try:
+        if path.endswith(NOTEBOOK_SUFFIX):
+            notebook = read_notebook(path)
+            return notebook.map_findings(lint_text(notebook.text, path, selection))
         text = read_source(path)
     except SourceError as exc:
         return [Finding(path, 1, 1, "E902", exc.reason)]
