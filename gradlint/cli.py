@@ -20,6 +20,7 @@ from .docs import doc_for, render_markdown
 from .engine import LintCrash, lint_paths
 from .output import DOCUMENT_FORMATS, FORMATS, Run, writer
 from .output.text import use_color
+from .progress import Progress
 from .report import statistics as report_statistics, summary
 from .rules import implemented
 from .selection import SelectionError, parse_codes
@@ -112,10 +113,13 @@ def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignore
         selections = {path: resolver.selection_for(path) for path in files}
     except ConfigError as exc:
         raise _Fatal(str(exc))
+    progress = Progress(len(files), enabled=False if quiet else None)
     try:
-        findings = lint_paths(files, jobs=jobs, selection_for=selections.__getitem__)
+        findings = lint_paths(files, jobs=jobs, selection_for=selections.__getitem__, progress=progress)
     except LintCrash as exc:
         raise _Fatal(str(exc))
+    finally:
+        progress.close()
     run = Run(findings, len(files))
     out = click.get_text_stream("stdout")
     writer(output_format)(run, out, output_format == "text" and use_color(out))
