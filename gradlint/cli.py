@@ -1,13 +1,16 @@
 """The ``gradlint`` command.
 
 ``gradlint PATH...`` lints (the ``check`` subcommand is implied); ``gradlint rules``
-lists the rules. Exit status: 0 clean, 1 problems found, 2 usage or internal error.
+lists the rules; ``gradlint explain CODE`` prints a rule's doc. Exit status: 0 clean,
+1 problems found (``# noqa``-silenced findings do not count), 2 usage, configuration or
+internal error.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
 from typing import List, Tuple
 
 import click
@@ -26,13 +29,33 @@ from .rules import implemented
 from .selection import SelectionError, parse_codes
 
 
+class _Fatal(click.ClickException):
+    """A usage, configuration or internal error: message on stderr, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"gradlint: error: {self.format_message()}", err=True)
+
+
 class _DefaultGroup(click.Group):
-    """A group whose first argument, when it is not a subcommand, goes to ``check``."""
+    """A group whose first argument, when it is not a subcommand, goes to ``check``.
+
+    Any unexpected exception is an internal error: reported with its traceback, exit status 2.
+    """
 
     def parse_args(self, ctx, args):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = ["check"] + list(args)
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception:
+            raise _Fatal(f"internal error, please report it:\n{traceback.format_exc()}") from None
 
 
 @click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,15 +68,6 @@ def main() -> None:
     gradlint rules         list the rules
     gradlint explain CODE  print a rule's documentation
     """
-
-
-class _Fatal(click.ClickException):
-    """A usage, configuration or internal error: message on stderr, exit status 2."""
-
-    exit_code = 2
-
-    def show(self, file=None) -> None:
-        click.echo(f"gradlint: error: {self.format_message()}", err=True)
 
 
 def _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
@@ -80,14 +94,14 @@ def _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_e
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--select", multiple=True, help="Rule codes or prefixes to run (GL1 = every GL1xx).")
-@click.option("--ignore", multiple=True, help="Rule codes or prefixes to skip.")
-@click.option("--extend-select", multiple=True, help="Rule codes or prefixes to run in addition.")
+@click.option("--select", multiple=True, metavar="CODES", help="Rule codes or prefixes to run (GL1 = every GL1xx).")
+@click.option("--ignore", multiple=True, metavar="CODES", help="Rule codes or prefixes to skip.")
+@click.option("--extend-select", multiple=True, metavar="CODES", help="Rule codes or prefixes to run in addition.")
 @click.option("--per-file-ignores", multiple=True, metavar="PATTERN:CODES",
               help="Skip CODES in files matching PATTERN (replaces the configured table).")
-@click.option("--exclude", multiple=True, help="Glob patterns of files or folders to skip (replaces the "
+@click.option("--exclude", multiple=True, metavar="PATTERN", help="Glob patterns of files or folders to skip (replaces the "
                                                 "configured list).")
-@click.option("--extend-exclude", multiple=True, help="Glob patterns to skip in addition.")
+@click.option("--extend-exclude", multiple=True, metavar="PATTERN", help="Glob patterns to skip in addition.")
 @click.option("--force-exclude", is_flag=True,
               help="Apply excludes to files named on the command line too (the pre-commit hook does).")
 @click.option("--config", "config", type=click.Path(dir_okay=False),
@@ -121,8 +135,7 @@ def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignore
     finally:
         progress.close()
     run = Run(findings, len(files))
-    out = click.get_text_stream("stdout")
-    writer(output_format)(run, out, output_format == "text" and use_color(out))
+    writer(output_format)(run, sys.stdout, output_format == "text" and use_color(sys.stdout))
     # People read text and github output; json and sarif are documents, so the rest goes to stderr.
     to_stderr = output_format in DOCUMENT_FORMATS
     if statistics:
@@ -135,10 +148,10 @@ def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignore
     sys.exit(1 if findings and not exit_zero else 0)
 
 
-@main.command()
+@main.command(short_help="Print a rule's documentation.")
 @click.argument("code")
 def explain(code: str) -> None:
-    """Print the documentation of rule CODE (e.g. GL101)."""
+    """Print the documentation of rule CODE, for example GL101."""
     code = code.strip().upper()
     doc = doc_for(code)
     if doc is not None:

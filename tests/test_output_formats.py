@@ -164,3 +164,22 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(project):
     status, shown, _ = gradlint_on_tty("--isolated", "--output-format", "json", "evaluate.py",
                                        tty="stdout", cwd=project)
     assert ESC not in shown and json.loads(shown)["summary"]["problems"] == 2
+
+
+def test_exit_status_two_for_an_internal_error(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import gradlint.engine
+    from gradlint.cli import main
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(gradlint.engine, "lint_source", broken)
+    path = write(tmp_path, "evaluate.py", EVAL_BARE)
+    result = CliRunner().invoke(main, ["--isolated", "--jobs", "1", str(path)])
+    assert result.exit_code == 2
+    assert "internal error" in result.output and "ZeroDivisionError" in result.output
+    monkeypatch.undo()
+    result = CliRunner().invoke(main, ["--isolated", "--jobs", "1", str(path)])
+    assert result.exit_code == 1
