@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from conftest import EVAL_BARE, MISC, gradlint, parse_lines, write
 
-from gradlint.config import ConfigError, Overrides, Resolver, matches, read_config
+from gradlint.config import ConfigError, Overrides, Resolver, matches, parse_table, read_config
 
 
 def _project(tmp_path, table: str):
@@ -204,3 +204,17 @@ def test_unknown_code_on_the_command_line_is_a_usage_error(tmp_path):
 ])
 def test_pattern_matching(tmp_path, path, pattern, expected):
     assert matches(str(tmp_path / path), str(tmp_path), pattern) is expected
+
+
+def test_documented_example_configuration_is_valid():
+    import re
+
+    from conftest import ROOT
+
+    from gradlint.config import tomllib
+
+    text = (ROOT / "docs" / "integrations.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```toml\n(.*?)```", text, re.S)
+    table = tomllib.loads(block)["tool"]["gradlint"]
+    config = parse_table(str(ROOT / "pyproject.toml"), table)
+    assert config.ignore == ("GL201",) and len(config.per_file_ignores) == 2
