@@ -29,7 +29,8 @@ def write_all(out: Path) -> None:
         if old.name not in wanted:
             old.unlink()
     for name, text in wanted.items():
-        (out / name).write_text(text, encoding="utf-8", newline="\n")
+        with open(out / name, "w", encoding="utf-8", newline="\n") as handle:  # LF on every OS
+            handle.write(text)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
