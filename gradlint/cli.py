@@ -99,8 +99,8 @@ def _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_e
 @click.option("--extend-select", multiple=True, metavar="CODES", help="Rule codes or prefixes to run in addition.")
 @click.option("--per-file-ignores", multiple=True, metavar="PATTERN:CODES",
               help="Skip CODES in files matching PATTERN (replaces the configured table).")
-@click.option("--exclude", multiple=True, metavar="PATTERN", help="Glob patterns of files or folders to skip (replaces the "
-                                                "configured list).")
+@click.option("--exclude", multiple=True, metavar="PATTERN",
+              help="Glob patterns of files or folders to skip (replaces the configured list).")
 @click.option("--extend-exclude", multiple=True, metavar="PATTERN", help="Glob patterns to skip in addition.")
 @click.option("--force-exclude", is_flag=True,
               help="Apply excludes to files named on the command line too (the pre-commit hook does).")

@@ -157,12 +157,12 @@ def python_lines(source: str) -> List[str]:
     lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    first = next((l.strip() for l in lines if l.strip()), "")
+    first = next((text.strip() for text in lines if text.strip()), "")
     if first.startswith("%%"):
         name = first[2:].split(None, 1)[0] if len(first) > 2 else ""
         if name not in PYTHON_CELL_MAGICS:
             return [""] * len(lines)
-        index = next(i for i, l in enumerate(lines) if l.strip())
+        index = next(i for i, text in enumerate(lines) if text.strip())
         lines = list(lines)
         lines[index] = ""
     out: List[str] = []

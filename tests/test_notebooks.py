@@ -91,7 +91,8 @@ def test_syntax_error_is_reported_in_its_cell(tmp_path):
 def test_cell_magics(tmp_path):
     cells = [
         ("code", "%%bash\nfor f in *.py; do echo $f; done\n"),
-        ("code", "%%time\nimport torch\nimport torch.nn as nn\nmodel = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))\n"),
+        ("code", "%%time\nimport torch\nimport torch.nn as nn\n"
+                 "model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))\n"),
         ("code", "%%timeit -n 1\n" + CELLS[3][1]),
         ("code", "for i in range(2):\n    %time evaluate(model, [torch.randn(2, 4)])\n    !echo done\n"),
     ]
