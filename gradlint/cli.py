@@ -1,33 +1,61 @@
 """The ``gradlint`` command.
 
 ``gradlint PATH...`` lints (the ``check`` subcommand is implied); ``gradlint rules``
-lists the rules. Exit status: 0 clean, 1 problems found, 2 usage or internal error.
+lists the rules; ``gradlint explain CODE`` prints a rule's doc. Exit status: 0 clean,
+1 problems found (``# noqa``-silenced findings do not count), 2 usage, configuration or
+internal error.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
 from typing import List, Tuple
 
 import click
 
 from . import __version__
 from .catalog import CATALOG
+from .config import ConfigError, Overrides, Resolver, parse_per_file_ignores
 from .discovery import discover
-from .engine import lint_paths
-from .report import summary, write_text
+from .docs import doc_for, render_markdown
+from .engine import LintCrash, lint_paths
+from .output import DOCUMENT_FORMATS, FORMATS, Run, writer
+from .output.text import use_color
+from .progress import Progress
+from .report import statistics as report_statistics, summary
 from .rules import implemented
-from .selection import Selection, SelectionError
+from .selection import SelectionError, parse_codes
+
+
+class _Fatal(click.ClickException):
+    """A usage, configuration or internal error: message on stderr, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"gradlint: error: {self.format_message()}", err=True)
 
 
 class _DefaultGroup(click.Group):
-    """A group whose first argument, when it is not a subcommand, goes to ``check``."""
+    """A group whose first argument, when it is not a subcommand, goes to ``check``.
+
+    Any unexpected exception is an internal error: reported with its traceback, exit status 2.
+    """
 
     def parse_args(self, ctx, args):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = ["check"] + list(args)
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception:
+            raise _Fatal(f"internal error, please report it:\n{traceback.format_exc()}") from None
 
 
 @click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,34 +64,104 @@ def main() -> None:
     """Find PyTorch gradient and train/eval-mode mistakes.
 
     \b
-    gradlint PATH...     lint files and folders (the default command)
-    gradlint rules       list the rules
+    gradlint PATH...       lint files and folders (the default command)
+    gradlint rules         list the rules
+    gradlint explain CODE  print a rule's documentation
     """
+
+
+def _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
+              config, isolated) -> Resolver:
+    cwd = os.getcwd()
+    try:
+        overrides = Overrides(
+            select=tuple(parse_codes(select)) if select else None,
+            ignore=tuple(parse_codes(ignore)) if ignore else None,
+            extend_select=tuple(parse_codes(extend_select)),
+            per_file_ignores=parse_per_file_ignores(per_file_ignores, cwd) if per_file_ignores else None,
+            exclude=tuple((cwd, p) for p in exclude) if exclude else None,
+            extend_exclude=tuple((cwd, p) for p in extend_exclude),
+        )
+    except SelectionError as exc:
+        raise click.UsageError(str(exc))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc))
+    try:
+        return Resolver(overrides, config_path=config, isolated=isolated)
+    except ConfigError as exc:
+        raise _Fatal(str(exc))
 
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--select", multiple=True, help="Rule codes or prefixes to run (GL1 = every GL1xx).")
-@click.option("--ignore", multiple=True, help="Rule codes or prefixes to skip.")
-@click.option("--exclude", multiple=True, help="Glob patterns of files or folders to skip.")
+@click.option("--select", multiple=True, metavar="CODES", help="Rule codes or prefixes to run (GL1 = every GL1xx).")
+@click.option("--ignore", multiple=True, metavar="CODES", help="Rule codes or prefixes to skip.")
+@click.option("--extend-select", multiple=True, metavar="CODES", help="Rule codes or prefixes to run in addition.")
+@click.option("--per-file-ignores", multiple=True, metavar="PATTERN:CODES",
+              help="Skip CODES in files matching PATTERN (replaces the configured table).")
+@click.option("--exclude", multiple=True, metavar="PATTERN",
+              help="Glob patterns of files or folders to skip (replaces the configured list).")
+@click.option("--extend-exclude", multiple=True, metavar="PATTERN", help="Glob patterns to skip in addition.")
+@click.option("--force-exclude", is_flag=True,
+              help="Apply excludes to files named on the command line too (the pre-commit hook does).")
+@click.option("--config", "config", type=click.Path(dir_okay=False),
+              help="Read settings from this file only (pyproject.toml or a gradlint TOML file).")
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--output-format", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="text: path:line:col: CODE message; json; sarif (2.1.0); github: workflow annotations.")
+@click.option("--statistics", is_flag=True, help="Count the findings of each rule after the report.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when problems are found.")
+@click.option("--quiet", "-q", is_flag=True, help="Print the findings only: no summary, no progress.")
 @click.option("--jobs", "-j", type=int, default=0, help="Processes to use (default: all cores).")
-def check(paths: Tuple[str, ...], select, ignore, exclude, jobs) -> None:
+def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
+          force_exclude, config, isolated, output_format, statistics, exit_zero, quiet, jobs) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
-    try:
-        selection = Selection(select or ("GL",), ignore)
-    except SelectionError as exc:
-        raise click.UsageError(str(exc))
+    resolver = _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
+                         config, isolated)
     missing = [p for p in paths if not os.path.exists(p)]
     for path in missing:
         click.echo(f"gradlint: error: {path}: no such file or directory", err=True)
     present: List[str] = [p for p in paths if os.path.exists(p)] if paths else ["."]
-    files = list(discover(present, exclude))
-    findings = lint_paths(files, selection, jobs)
-    write_text(findings, sys.stdout)
-    click.echo(summary(findings, len(files)))
+    try:
+        files = list(discover(present, is_excluded=resolver.excluded, force_exclude=force_exclude))
+        selections = {path: resolver.selection_for(path) for path in files}
+    except ConfigError as exc:
+        raise _Fatal(str(exc))
+    progress = Progress(len(files), enabled=False if quiet else None)
+    try:
+        findings = lint_paths(files, jobs=jobs, selection_for=selections.__getitem__, progress=progress)
+    except LintCrash as exc:
+        raise _Fatal(str(exc))
+    finally:
+        progress.close()
+    run = Run(findings, len(files))
+    writer(output_format)(run, sys.stdout, output_format == "text" and use_color(sys.stdout))
+    # People read text and github output; json and sarif are documents, so the rest goes to stderr.
+    to_stderr = output_format in DOCUMENT_FORMATS
+    if statistics:
+        for line in report_statistics(findings):
+            click.echo(line, err=to_stderr)
+    if not quiet:
+        click.echo(summary(findings, len(files)), err=to_stderr)
     if missing:
         sys.exit(2)
-    sys.exit(1 if findings else 0)
+    sys.exit(1 if findings and not exit_zero else 0)
+
+
+@main.command(short_help="Print a rule's documentation.")
+@click.argument("code")
+def explain(code: str) -> None:
+    """Print the documentation of rule CODE, for example GL101."""
+    code = code.strip().upper()
+    doc = doc_for(code)
+    if doc is not None:
+        click.echo(render_markdown(doc).split("\n", 2)[2].rstrip("\n"))
+        return
+    info = CATALOG.get(code)
+    if info is None:
+        raise _Fatal(f"unknown rule code {code!r}; `gradlint rules` lists them")
+    click.echo(f"# {info.code}: {info.name}\n\n**Severity:** {info.severity}. {info.summary}\n\n"
+               f"This rule is in the catalog but has no check yet, so gradlint never reports it.")
 
 
 @main.command("rules")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from typing import Iterable, Iterator, List, Sequence
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence
 
 # Folders that never hold the user's own code.
 SKIP_DIRS = {
@@ -13,7 +13,7 @@ SKIP_DIRS = {
     "site-packages", ".ipynb_checkpoints", ".gradlint_cache",
 }
 
-SUFFIXES = (".py",)
+SUFFIXES = (".py", ".ipynb")
 
 
 def _is_virtualenv(path: str) -> bool:
@@ -30,16 +30,25 @@ def _excluded(path: str, patterns: Sequence[str]) -> bool:
 
 
 def discover(paths: Iterable[str], exclude: Sequence[str] = (),
-             suffixes: Sequence[str] = SUFFIXES) -> Iterator[str]:
+             suffixes: Sequence[str] = SUFFIXES,
+             is_excluded: Optional[Callable[[str], bool]] = None,
+             force_exclude: bool = False) -> Iterator[str]:
     """Yield files under ``paths`` in a stable order.
 
-    A file named explicitly is always yielded (whatever its suffix); folders are walked
-    for ``suffixes``, skipping VCS, cache, build and virtualenv folders and ``exclude``
-    glob patterns. Missing paths are the caller's to report.
+    A file named explicitly is yielded whatever its suffix, and even when excluded unless
+    ``force_exclude`` (as ruff's ``--force-exclude``, which the pre-commit hook uses);
+    folders are walked for ``suffixes``, skipping VCS, cache, build and virtualenv folders,
+    ``exclude`` glob patterns and whatever ``is_excluded`` (the configuration) says.
+    Missing paths are the caller's to report.
     """
+
+    def skipped(path: str) -> bool:
+        return _excluded(path, exclude) or (is_excluded is not None and is_excluded(path))
+
     for top in paths:
         if not os.path.isdir(top):
-            yield top
+            if not (force_exclude and skipped(top)):
+                yield top
             continue
         for root, dirs, files in os.walk(top):
             kept: List[str] = []
@@ -47,12 +56,12 @@ def discover(paths: Iterable[str], exclude: Sequence[str] = (),
                 full = os.path.join(root, d)
                 if d in SKIP_DIRS or d.endswith(".egg-info") or _is_virtualenv(full):
                     continue
-                if _excluded(full, exclude):
+                if skipped(full):
                     continue
                 kept.append(d)
             dirs[:] = kept
             for name in sorted(files):
                 if name.endswith(tuple(suffixes)):
                     full = os.path.join(root, name)
-                    if not _excluded(full, exclude):
+                    if not skipped(full):
                         yield full

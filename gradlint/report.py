@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import List, TextIO
 
 from .finding import Finding
@@ -26,3 +27,18 @@ def summary(findings: List[Finding], checked: int) -> str:
 def write_text(findings: List[Finding], out: TextIO) -> None:
     for finding in findings:
         out.write(finding.format() + "\n")
+
+
+_ERROR_NAMES = {"E902": "file-not-readable", "E999": "syntax-error"}
+
+
+def statistics(findings: List[Finding]) -> List[str]:
+    """``--statistics``: one ``count  CODE name`` line per code, most frequent first."""
+    from .catalog import CATALOG
+
+    counts = Counter(f.code for f in findings)
+    lines = []
+    for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        name = CATALOG[code].name if code in CATALOG else _ERROR_NAMES.get(code, "")
+        lines.append(f"{count:<5} {code} {name}".rstrip())
+    return lines

@@ -17,7 +17,9 @@ class SelectionError(ValueError):
     pass
 
 
-def _normalise(prefixes: Iterable[str]) -> List[str]:
+def parse_codes(prefixes: Iterable[str]) -> List[str]:
+    """Upper-cased codes and prefixes (comma-separated items allowed); unknown ones raise
+    ``SelectionError``. ``ALL`` means every rule."""
     out: List[str] = []
     for raw in prefixes:
         for part in str(raw).split(","):
@@ -36,10 +38,20 @@ def _normalise(prefixes: Iterable[str]) -> List[str]:
 class Selection:
     def __init__(self, select: Sequence[str] = DEFAULT_SELECT, ignore: Sequence[str] = (),
                  extend_select: Sequence[str] = ()) -> None:
-        self.select = _normalise(select or DEFAULT_SELECT) + _normalise(extend_select)
-        self.ignore = _normalise(ignore)
+        self.select = parse_codes(select or DEFAULT_SELECT) + parse_codes(extend_select)
+        self.ignore = parse_codes(ignore)
+        self.dropped: List[str] = []
+
+    def without(self, prefixes: Iterable[str]) -> "Selection":
+        """A copy that never runs ``prefixes`` whatever the select list says (per-file ignores)."""
+        copy = Selection.__new__(Selection)
+        copy.select, copy.ignore = list(self.select), list(self.ignore)
+        copy.dropped = self.dropped + parse_codes(prefixes)
+        return copy
 
     def __contains__(self, code: str) -> bool:
+        if self.dropped and code.startswith(tuple(self.dropped)):
+            return False
         chosen = max((len(p) for p in self.select if code.startswith(p)), default=-1)
         dropped = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
         return chosen > dropped
