@@ -72,3 +72,36 @@ def anchor_positions(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[c
     state = _AnchorState(module, set(targets))
     module._codegen(state)
     return {n: (line, col + 1) for n, (line, col) in state.found.items() if n in targets}
+
+
+class _SpanState(_AnchorState):
+    """Counts lines like ``_AnchorState`` and records the first and last line of each target."""
+
+    def __init__(self, module: cst.Module, targets: set):
+        super().__init__(module, targets)
+        self.spans: Dict[cst.CSTNode, Tuple[int, int]] = {}
+        self._starts: Dict[cst.CSTNode, int] = {}
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        if node in self.targets:
+            self._starts[node] = self.line
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        start = self._starts.pop(node, None)
+        if start is not None and node not in self.spans:
+            end = self.line if self.col > 0 else self.line - 1  # a statement ends with its newline
+            self.spans[node] = (start, max(start, end))
+
+    def record_syntactic_position(self, node, *, start_node=None, end_node=None):
+        return _NULL
+
+
+def node_spans(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[cst.CSTNode, Tuple[int, int]]:
+    """Map each node to the (first, last) 1-based lines its code occupies, comments and blank
+    lines that lead a statement included. For autofix: which lines a fix rewrites."""
+    targets = set(nodes)
+    if not targets:
+        return {}
+    state = _SpanState(module, targets)
+    module._codegen(state)
+    return state.spans
