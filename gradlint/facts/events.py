@@ -90,6 +90,7 @@ class OptimizerBuild:
     fn: object
     sources: Tuple[Tuple[str, bool], ...]   # (model key, filtered?)
     source_classes: Tuple[object, ...] = ()  # local classes of the models, when known
+    frozen_before: frozenset = frozenset()   # keys frozen when it is built (autofix: GL301)
 
 
 @dataclass(eq=False)

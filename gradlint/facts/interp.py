@@ -1382,7 +1382,7 @@ class _Run:
             self.o.setter_loops[node] = tuple(self.loops)
             return Value("module", mode=mode)
         if torchapi.is_optimizer_class(qual):
-            return self.optimizer(node, args)
+            return self.optimizer(node, args, st)
         if torchapi.is_scheduler_class(qual):
             return Value("scheduler")
         if qual in torchapi.TENSOR_FACTORIES or qual == torchapi.PARAMETER:
@@ -1449,7 +1449,7 @@ class _Run:
         has_params = False if torchapi.nn_param_free(name) else None
         return Value("module", mode=NEW_ATOMS, mode_dep=mode_dep, has_params=has_params)
 
-    def optimizer(self, node: cst.Call, args) -> Value:
+    def optimizer(self, node: cst.Call, args, st: Optional[State] = None) -> Value:
         first = _arg(args, 0, "params")
         sources: Tuple[Tuple[str, bool], ...] = ()
         classes: tuple = ()
@@ -1459,7 +1459,11 @@ class _Run:
                 sources = value.sources
             elif value.kind == "param" and value.key:
                 sources = ((value.key, True),)
-        self.record("optimizers", node, OptimizerBuild(node, self.fn, sources, classes))
+        frozen = st.frozen if st is not None else frozenset()
+        earlier = self.events.optimizers.get(node)
+        if earlier is not None:  # a loop body seen again: frozen here on every pass
+            frozen = frozen & earlier.frozen_before
+        self.record("optimizers", node, OptimizerBuild(node, self.fn, sources, classes, frozen))
         return Value("optimizer")
 
     def tensor_factory(self, node, qual: str, args) -> Value:

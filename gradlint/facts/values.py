@@ -66,9 +66,11 @@ class TensorFact:
     def join(self, other: "TensorFact") -> "TensorFact":
         if self == other:
             return self
+        # where it was computed: the non-leaf side's, so a fix can find the computation
+        origin = other.origin if "nonleaf" in other.atoms and "nonleaf" not in self.atoms else self.origin
         return TensorFact(
             atoms=self.atoms | other.atoms,
-            origin=self.origin or other.origin,
+            origin=origin or other.origin,
             how=self.how or other.how,
             cuda_only=self.cuda_only and other.cuda_only if ("nonleaf" in self.atoms and "nonleaf" in other.atoms) else (self.cuda_only or other.cuda_only),
             retained=self.retained and other.retained,
