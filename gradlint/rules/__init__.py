@@ -1,19 +1,29 @@
 """Rule registry: each rule is a small function over a file's facts.
 
-A rule yields ``(node, message)`` pairs; the engine turns nodes into positions. Rules
-never parse or walk the tree: everything they need is in ``FileFacts``.
+A rule yields ``(node, message)`` pairs, or a ``Report`` that also carries a fix builder
+(see ``gradlint.fixes``); the engine turns nodes into positions. Rules never parse or
+walk the tree: everything they need is in ``FileFacts``.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, Iterator, List, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 import libcst as cst
 
 from ..catalog import CATALOG
 
-Report = Tuple[cst.CSTNode, str]
-Check = Callable[[object], Iterable[Report]]
+
+class Report(NamedTuple):
+    """A finding of one rule: the anchor node, the message, and (optionally) a zero-argument
+    builder of its fix, called only when fixes are wanted."""
+
+    node: cst.CSTNode
+    message: str
+    fix: Optional[Callable[[], object]] = None
+
+
+Check = Callable[[object], Iterable[Tuple]]
 
 CHECKS: Dict[str, Check] = {}
 
@@ -29,13 +39,20 @@ def rule(code: str) -> Callable[[Check], Check]:
     return register
 
 
-def run_rules(facts, codes: Iterable[str]) -> Iterator[Tuple[cst.CSTNode, str, str]]:
+def run_reports(facts, codes: Iterable[str]) -> Iterator[Tuple[str, Report]]:
+    """``(code, Report)`` for every finding of the selected rules."""
     for code in codes:
         check = CHECKS.get(code)
         if check is None:
             continue
-        for node, message in check(facts):
-            yield node, code, message
+        for item in check(facts):
+            yield code, item if isinstance(item, Report) else Report(*item)
+
+
+def run_rules(facts, codes: Iterable[str]) -> Iterator[Tuple[cst.CSTNode, str, str]]:
+    """``(node, code, message)`` for every finding of the selected rules."""
+    for code, report in run_reports(facts, codes):
+        yield report.node, code, report.message
 
 
 def implemented() -> List[str]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from . import code_of, rule
+from ..fixes import freezing as fixes
+from . import Report, code_of, rule
 
 
 def _under(key: str, owner: str) -> bool:
@@ -33,11 +34,12 @@ def frozen_params_in_optimizer(facts):
             if not parts:
                 continue
             part = sorted(parts)[0]
-            yield build.node, (
+            yield Report(build.node, (
                 f"the optimizer gets every parameter of `{owner}`, including frozen ones (`{part}`): they "
                 f"stay put only while their .grad is None; with momentum or weight decay and stale zeroed "
                 f"grads (frozen after training began, `zero_grad(set_to_none=False)`) they still move; pass "
-                f"`(p for p in {owner}.parameters() if p.requires_grad)`")
+                f"`(p for p in {owner}.parameters() if p.requires_grad)`"),
+                lambda b=build: fixes.trainable_params(b, fixes.frozen_parts_by_owner(b, _frozen_parts)))
             break
 
 
@@ -45,12 +47,13 @@ def frozen_params_in_optimizer(facts):
 def no_op_freeze(facts):
     for event in facts.events.syntactic.values():
         if event.code == "GL302":
-            yield event.node, event.message
+            yield Report(event.node, event.message, lambda e=event: fixes.compare_to_assign(e))
     for event in facts.events.requires_grad_sets.values():
         target = code_of(event.target)
         if event.attr != "requires_grad":
-            yield event.node, (f"`{target}.{event.attr}` is not `requires_grad`: it sets a new attribute and "
-                               f"freezes nothing; write `{target}.requires_grad`")
+            yield Report(event.node, (f"`{target}.{event.attr}` is not `requires_grad`: it sets a new attribute "
+                                      f"and freezes nothing; write `{target}.requires_grad`"),
+                         lambda e=event: fixes.respell(e))
             continue
         if event.value.kind != "module":
             continue
@@ -58,8 +61,9 @@ def no_op_freeze(facts):
         if target == "self" and not constant:
             continue  # a module storing its own `requires_grad` setting
         flag = event.rhs.value if constant else "False"
-        yield event.node, (f"`{target}` is an nn.Module: `{target}.requires_grad = ...` sets a plain attribute "
-                           f"and changes no parameter; call `{target}.requires_grad_({flag})`")
+        yield Report(event.node, (f"`{target}` is an nn.Module: `{target}.requires_grad = ...` sets a plain "
+                                  f"attribute and changes no parameter; call `{target}.requires_grad_({flag})`"),
+                     lambda e=event: fixes.module_requires_grad_(facts, e))
 
 
 @rule("GL303")

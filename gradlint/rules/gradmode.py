@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import rule
+from ..fixes import gradmode as fixes
+from . import Report, rule
 from ..facts.values import NEW, UNKNOWN
 from .common import caller_owns_mode, is_model_call, owned_by_framework, shown
 
@@ -31,20 +32,21 @@ def grad_mode_missing(facts):
         seen.add((id(region.node), event.key))
         name = shown(event)
         if "on" in grad:
-            yield event.node, (f"`{name}` runs with gradient tracking in this {region.label}: autograd keeps "
-                               f"every activation for a backward pass that never comes; wrap it in "
-                               f"`with torch.no_grad():`")
+            message = (f"`{name}` runs with gradient tracking in this {region.label}: autograd keeps "
+                       f"every activation for a backward pass that never comes; wrap it in "
+                       f"`with torch.no_grad():`")
         else:
-            yield event.node, (f"`{name}` may run with gradient tracking in this {region.label}: no "
-                               f"`torch.no_grad()` reaches this call in this file; wrap it in "
-                               f"`with torch.no_grad():`")
+            message = (f"`{name}` may run with gradient tracking in this {region.label}: no "
+                       f"`torch.no_grad()` reaches this call in this file; wrap it in "
+                       f"`with torch.no_grad():`")
+        yield Report(event.node, message, lambda e=event: fixes.no_grad_for_region(facts, e))
 
 
 @rule("GL202")
 def grad_mode_context_not_entered(facts):
     for event in facts.events.syntactic.values():
         if event.code == "GL202":
-            yield event.node, event.message
+            yield Report(event.node, event.message, lambda e=event: fixes.enter_context(e))
 
 
 @rule("GL203")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from . import code_of, rule
+from ..fixes import history as fixes
+from . import Report, code_of, rule
 
 
 @rule("GL501")
@@ -23,5 +24,6 @@ def history_accumulated(facts):
             continue
         added = code_of(event.added) if event.added is not None else "value"
         item = added if isinstance(event.added, (cst.Name, cst.Attribute, cst.Call)) else f"({added})"
-        yield event.node, (f"`{event.name}` keeps every iteration's autograd graph alive: `{added}` carries "
-                           f"grad history; accumulate `{item}.item()` (or `.detach()`)")
+        yield Report(event.node, (f"`{event.name}` keeps every iteration's autograd graph alive: `{added}` "
+                                  f"carries grad history; accumulate `{item}.item()` (or `.detach()`)"),
+                     lambda e=event: fixes.detach_accumulated(facts, e))

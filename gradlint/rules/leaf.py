@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import rule
+from ..fixes import leaf as fixes
+from . import Report, rule
 
 
 @rule("GL401")
@@ -13,10 +14,11 @@ def grad_of_non_leaf(facts):
             continue
         name = event.name
         if fact.cuda_only:
-            yield event.node, (f"`{name}` is {fact.how} of a leaf: on CUDA it is a non-leaf and `{name}.grad` "
-                               f"stays None; create the tensor on the device "
-                               f"(`torch.randn(..., device=device, requires_grad=True)`)")
+            message = (f"`{name}` is {fact.how} of a leaf: on CUDA it is a non-leaf and `{name}.grad` "
+                       f"stays None; create the tensor on the device "
+                       f"(`torch.randn(..., device=device, requires_grad=True)`)")
         else:
             how = f" ({fact.how})" if fact.how else ""
-            yield event.node, (f"`{name}` is not a leaf{how}: `{name}.grad` is None and torch warns; read the "
-                               f"leaf's `.grad`, or call `{name}.retain_grad()` before backward")
+            message = (f"`{name}` is not a leaf{how}: `{name}.grad` is None and torch warns; read the "
+                       f"leaf's `.grad`, or call `{name}.retain_grad()` before backward")
+        yield Report(event.node, message, lambda e=event: fixes.keep_grad(facts, e))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..facts.values import EVAL, NEW, TRAIN, TRAIN_SET, UNKNOWN
-from . import code_of, rule
+from ..fixes import mode as fixes
+from . import Report, code_of, rule
 from .common import caller_owns_mode, inside_own_model, is_model_call, mode_dependent, owned_by_framework, shown
 
 
@@ -30,18 +31,19 @@ def eval_mode_missing(facts):
         if TRAIN in kinds:
             why = ("its dropout and batch norm change the outputs" if mode_dependent(facts, event)
                    else "any dropout or batch norm in it changes the outputs")
-            yield event.node, (f"`{name}` runs in training mode in this {region.label}: {why}; "
-                               f"call `{name}.eval()` first")
+            message = (f"`{name}` runs in training mode in this {region.label}: {why}; "
+                       f"call `{name}.eval()` first")
         else:
-            yield event.node, (f"`{name}` may be in training mode in this {region.label}: no "
-                               f"`{name}.eval()` reaches this call in this file; call `{name}.eval()` first")
+            message = (f"`{name}` may be in training mode in this {region.label}: no "
+                       f"`{name}.eval()` reaches this call in this file; call `{name}.eval()` first")
+        yield Report(event.node, message, lambda e=event: fixes.eval_before_region(facts, e))
 
 
 @rule("GL102")
 def mode_method_not_called(facts):
     for event in facts.events.syntactic.values():
         if event.code == "GL102":
-            yield event.node, event.message
+            yield Report(event.node, event.message, lambda e=event: fixes.call_method(e))
 
 
 @rule("GL103")
@@ -75,5 +77,6 @@ def train_mode_not_restored(facts):
                 what = f"`{text}` switches `{name}` to eval mode"
             else:
                 what = f"`{text.split('(')[0]}(...)` leaves `{name}` in eval mode"
-            yield setter, (f"{what} inside the training loop, and the next training step runs without "
-                           f"`{name}.train()`: call `{name}.train()` where training resumes")
+            yield Report(setter, (f"{what} inside the training loop, and the next training step runs without "
+                                  f"`{name}.train()`: call `{name}.train()` where training resumes"),
+                         lambda s=setter, e=event: fixes.train_where_training_resumes(facts, s, e))

@@ -1,0 +1,156 @@
+"""Where GL101's ``model.eval()`` and GL201's ``torch.no_grad()`` go for an inference region.
+
+An evaluation *function* gets ``model.eval()`` as its first statement (after the docstring)
+and ``@torch.no_grad()`` as its innermost decorator: the decorator leaves the body's
+formatting untouched and covers every return path. Any other region (a loop over test
+data, a comprehension, a single call on test data) is the statement that holds it: the
+eval call goes just before it and the ``with torch.no_grad():`` around it.
+
+The previous mode is restored (``was_training = model.training`` ... ``model.train(was_training)``,
+in ``try/finally`` when the region can return early) where the code after the region may
+rely on training mode: the region runs inside a training loop, the function is called
+from one (directly or through its callers), or its callers are not all in this file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Union
+
+import libcst as cst
+
+from . import Edit, NotFixable
+from .cst_tools import (code_of, docstring_count, enclosing_statement, expression, is_dotted, lead, root_name,
+                        scan_names, statement, strip_blank_lead, torch_ref, with_block, fresh_name)
+
+
+@dataclass
+class Placement:
+    model: str                                  # the model's expression, as written at the call
+    function: Optional[cst.FunctionDef] = None  # an evaluation function
+    stmt: Optional[cst.BaseStatement] = None    # or the statement that holds the region
+    restore: bool = False
+
+
+def place(facts, event) -> Union[Placement, NotFixable]:
+    func = event.node.func
+    if not is_dotted(func):
+        return NotFixable("the model is not called through a name")
+    model = code_of(func)
+    root = root_name(func)
+    region = event.regions[0]
+    fn = event.fn
+    restore = facts.in_training_loop(event.loops) or (not fn.is_module_level and (
+        fn.escapes or not fn.callsites or facts.runs_in_training_loop(fn)))
+    if region.kind == "function":
+        node = region.node
+        if not isinstance(node, cst.FunctionDef) or not isinstance(node.body, cst.IndentedBlock):
+            return NotFixable("the evaluation function is written on one line")
+        if root in fn.locals and root not in fn.params:
+            return NotFixable(f"`{root}` is created inside the evaluation function")
+        return Placement(model, function=node, restore=restore)
+    found = enclosing_statement(fn.node, region.node)
+    if found is None:
+        return NotFixable("the region is not a statement of its own")
+    _, stmt = found
+    if root in scan_names([stmt]).bound:
+        return NotFixable(f"`{root}` is bound inside the region")
+    return Placement(model, stmt=stmt, restore=restore)
+
+
+def _used_names(facts, placement: Placement) -> set:
+    scope = placement.function if placement.function is not None else facts.module
+    return scan_names([scope]).all
+
+
+def eval_edit(facts, placement: Placement) -> Edit:
+    """``model.eval()`` before the region, restoring the previous mode after it when needed."""
+    model = placement.model
+    flag = fresh_name(_used_names(facts, placement), "was_training") if placement.restore else ""
+    before = ([statement(f"{flag} = {model}.training")] if flag else []) + [statement(f"{model}.eval()")]
+    after = statement(f"{model}.train({flag})") if flag else None
+
+    if placement.function is not None:
+        block = placement.function.body
+        count = len(block.body) - docstring_count(block.body)
+
+        def replace_body(updated: cst.IndentedBlock) -> cst.IndentedBlock:
+            body = list(updated.body)
+            head, tail = body[:len(body) - count], body[len(body) - count:]
+            return updated.with_changes(body=head + before + _restored(tail, after, model))
+
+        return Edit(block, replace_body, claims=tuple(block.body[len(block.body) - count:]))
+
+    def replace_stmt(updated: cst.BaseStatement):
+        first, rest = lead(before[0], updated)
+        return cst.FlattenSentinel([first] + before[1:] + _restored([rest], after, model))
+
+    return Edit(placement.stmt, replace_stmt)
+
+
+def _restored(stmts: Sequence[cst.BaseStatement], after: Optional[cst.BaseStatement],
+              model: str = "") -> List[cst.BaseStatement]:
+    """``stmts`` then ``after``; in ``try/finally`` when they can return before reaching it. A
+    final ``return`` whose value cannot involve the model keeps its place after the restore."""
+    stmts = list(stmts)
+    if after is None:
+        return stmts
+    last = stmts[-1]
+    plain_return = (isinstance(last, cst.SimpleStatementLine) and len(last.body) == 1
+                    and isinstance(last.body[0], cst.Return) and _inert(last.body[0], model))
+    rest = stmts[:-1] if plain_return else stmts
+    if scan_names(rest).exits:
+        body = [strip_blank_lead(stmts[0])] + stmts[1:]
+        return [cst.Try(body=cst.IndentedBlock(body=body), finalbody=cst.Finally(body=cst.IndentedBlock(body=[after])),
+                        leading_lines=())]
+    return rest + [after] + ([last] if plain_return else [])
+
+
+_INERT_CALLS = frozenset({"len", "float", "int", "round", "abs", "min", "max", "sum", "str", "bool", "tuple",
+                          "list", "dict"})
+
+
+class _Inert(cst.CSTVisitor):
+    def __init__(self, model_root: str) -> None:
+        self.model_root = model_root
+        self.inert = True
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not (isinstance(node.func, cst.Name) and node.func.value in _INERT_CALLS):
+            self.inert = False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.model_root:
+            self.inert = False
+
+
+def _inert(node: cst.CSTNode, model: str) -> bool:
+    """Computing ``node`` neither names the model nor calls anything but a few builtins."""
+    visitor = _Inert(model.split(".")[0])
+    node.visit(visitor)
+    return visitor.inert
+
+
+def no_grad_edit(facts, placement: Placement) -> Union[Edit, NotFixable]:
+    """``@torch.no_grad()`` on an evaluation function, or ``with torch.no_grad():`` around the
+    region's statement."""
+    ref, _ = torch_ref(facts.module, "no_grad")
+    if placement.function is not None:
+        function = placement.function
+        if function.asynchronous is not None:
+            return NotFixable("`torch.no_grad()` does not decorate coroutines")
+
+        def decorate(updated: cst.FunctionDef) -> cst.FunctionDef:
+            decorator = cst.Decorator(decorator=expression(f"{ref}()"))
+            return updated.with_changes(decorators=list(updated.decorators) + [decorator])
+
+        return Edit(function, decorate, claims=(function.name,))
+
+    def wrap(updated: cst.BaseStatement) -> cst.With:
+        return with_block(expression(f"{ref}()"), [updated])
+
+    return Edit(placement.stmt, wrap)
+
+
+def no_grad_imports(facts) -> tuple:
+    return torch_ref(facts.module, "no_grad")[1]
