@@ -19,38 +19,57 @@ from .finding import Finding
 from .noqa import apply_noqa
 from .notebook import SUFFIX as NOTEBOOK_SUFFIX, read_notebook
 from .positions import anchor_positions
-from .rules import implemented, run_rules
+from .fixes import FixNote
+from .rules import implemented, run_reports
 from .selection import Selection
 from .source import SourceError, describe_syntax_error, may_matter, read_source
 
 
-def lint_module(module: cst.Module, path: str, codes: Sequence[str]) -> List[Finding]:
-    """Rules over an already parsed module (the flake8 plugin and ``--fix`` reuse the parse)."""
+def lint_module(module: cst.Module, path: str, codes: Sequence[str], fixes: str = "") -> List[Finding]:
+    """Rules over an already parsed module (the flake8 plugin and ``--fix`` reuse the parse).
+
+    ``fixes="build"`` puts each finding's fix in ``Finding.fix`` (a ``gradlint.fixes.Fix`` or
+    ``NotFixable``, bound to this parse); ``fixes="notes"`` puts a picklable ``FixNote``
+    there, for reports. By default no fix is built.
+    """
     facts = FileFacts.build(module, path)
-    reports = list(run_rules(facts, codes))
+    reports = list(run_reports(facts, codes))
     if not reports:
         return []
-    positions = anchor_positions(module, [node for node, _, _ in reports])
+    positions = anchor_positions(module, [report.node for _, report in reports])
     findings = set()
-    for node, code, message in reports:
-        line, col = positions.get(node, (1, 1))
-        findings.add(Finding(path, line, col, code, message))
+    for code, report in reports:
+        line, col = positions.get(report.node, (1, 1))
+        fix = None
+        if fixes and report.fix is not None:
+            fix = report.fix() if fixes == "build" else _note(report.fix)
+        findings.add(Finding(path, line, col, code, report.message, fix))
     return sorted(findings)
 
 
-def lint_source(text: str, path: str = "<string>", selection: Optional[Selection] = None) -> List[Finding]:
+def _note(builder) -> Optional[FixNote]:
+    """A fix's note for reports. A failing builder costs the report its fix note, never the
+    finding: linting must not depend on the fixer."""
+    try:
+        return FixNote.of(builder())
+    except Exception:
+        return None
+
+
+def lint_source(text: str, path: str = "<string>", selection: Optional[Selection] = None,
+                fixes: str = "") -> List[Finding]:
     """Lint Python source text. Raises libcst.ParserSyntaxError on a syntax error."""
     codes = (selection or Selection()).codes(implemented())
     if not codes or not may_matter(text):
         return []
-    return lint_module(cst.parse_module(text), path, codes)
+    return lint_module(cst.parse_module(text), path, codes, fixes)
 
 
-def lint_text(text: str, path: str, selection: Optional[Selection] = None) -> List[Finding]:
+def lint_text(text: str, path: str, selection: Optional[Selection] = None, fixes: str = "") -> List[Finding]:
     """Lint source text as the command line does: a syntax error becomes one E999
     finding, and findings silenced by a ``# noqa`` comment are dropped."""
     try:
-        findings = lint_source(text, path, selection)
+        findings = lint_source(text, path, selection, fixes)
     except cst.ParserSyntaxError as exc:
         line, col, message = describe_syntax_error(text, exc)
         return [Finding(path, line, col, "E999", message)]
@@ -59,17 +78,17 @@ def lint_text(text: str, path: str, selection: Optional[Selection] = None) -> Li
     return apply_noqa(findings, text)
 
 
-def lint_file(path: str, selection: Optional[Selection] = None) -> List[Finding]:
+def lint_file(path: str, selection: Optional[Selection] = None, fixes: str = "") -> List[Finding]:
     """Lint one file (a notebook cell by cell); a file that cannot be linted yields one
     E902/E999 finding."""
     try:
         if path.endswith(NOTEBOOK_SUFFIX):
             notebook = read_notebook(path)
-            return notebook.map_findings(lint_text(notebook.text, path, selection))
+            return notebook.map_findings(lint_text(notebook.text, path, selection, fixes))
         text = read_source(path)
     except SourceError as exc:
         return [Finding(path, 1, 1, "E902", exc.reason)]
-    return lint_text(text, path, selection)
+    return lint_text(text, path, selection, fixes)
 
 
 class LintCrash(Exception):
@@ -85,11 +104,22 @@ class LintCrash(Exception):
 
 
 def _lint_one(args) -> List[Finding]:
-    path, selection = args
-    try:
-        return lint_file(path, selection)
-    except Exception:  # a bug in gradlint: reported with its traceback, exit status 2
-        raise LintCrash(path, traceback.format_exc()) from None
+    path, selection, fixes = args
+    return lint_file(path, selection, fixes)
+
+
+class _Guarded:
+    """``func(task)`` with any exception turned into a LintCrash naming the file (a bug in
+    gradlint: reported with its traceback, exit status 2). Picklable for the process pool."""
+
+    def __init__(self, func) -> None:
+        self.func = func
+
+    def __call__(self, task):
+        try:
+            return self.func(task)
+        except Exception:
+            raise LintCrash(task[0], traceback.format_exc()) from None
 
 
 def default_jobs() -> int:
@@ -99,28 +129,36 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def lint_paths(files: Iterable[str], selection: Optional[Selection] = None, jobs: int = 0,
-               progress=None, selection_for: Optional[Callable[[str], Selection]] = None) -> List[Finding]:
-    """Lint many files, in parallel when it pays; findings come back sorted.
-
-    ``selection_for(path)``, when given, picks each file's rules (configuration and
-    per-file ignores); it runs in this process. A crash raises ``LintCrash``.
-    """
-    files = list(files)
-    selection = selection or Selection()
-    tasks = [(f, selection_for(f) if selection_for else selection) for f in files]
+def map_files(func, tasks: Sequence[tuple], jobs: int = 0, progress=None) -> list:
+    """``func(task)`` for each task (its first item is the file's path), in a process pool when
+    it pays; results in the order of ``tasks``. A crash raises ``LintCrash``."""
+    run = _Guarded(func)
     jobs = jobs or default_jobs()
-    findings: List[Finding] = []
-    if jobs <= 1 or len(files) < 8:
+    results = []
+    if jobs <= 1 or len(tasks) < 8:
         for task in tasks:
-            findings.extend(_lint_one(task))
+            results.append(run(task))
             if progress:
                 progress(task[0])
     else:
-        chunk = max(1, min(16, len(files) // (jobs * 4)))
+        chunk = max(1, min(16, len(tasks) // (jobs * 4)))
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for path, result in zip(files, pool.map(_lint_one, tasks, chunksize=chunk)):
-                findings.extend(result)
+            for task, result in zip(tasks, pool.map(run, tasks, chunksize=chunk)):
+                results.append(result)
                 if progress:
-                    progress(path)
-    return sorted(findings)
+                    progress(task[0])
+    return results
+
+
+def lint_paths(files: Iterable[str], selection: Optional[Selection] = None, jobs: int = 0,
+               progress=None, selection_for: Optional[Callable[[str], Selection]] = None,
+               fixes: str = "") -> List[Finding]:
+    """Lint many files, in parallel when it pays; findings come back sorted.
+
+    ``selection_for(path)``, when given, picks each file's rules (configuration and
+    per-file ignores); it runs in this process. ``fixes="notes"`` attaches each finding's
+    ``FixNote``. A crash raises ``LintCrash``.
+    """
+    selection = selection or Selection()
+    tasks = [(f, selection_for(f) if selection_for else selection, fixes) for f in files]
+    return sorted(f for result in map_files(_lint_one, tasks, jobs, progress) for f in result)
