@@ -3,7 +3,8 @@
 ``gradlint PATH...`` lints (the ``check`` subcommand is implied); ``gradlint rules``
 lists the rules; ``gradlint explain CODE`` prints a rule's doc. Exit status: 0 clean,
 1 problems found (``# noqa``-silenced findings do not count), 2 usage, configuration or
-internal error.
+internal error. ``--fix`` rewrites files and exits 1 only for what remains; ``--diff``
+prints the fixes as a unified diff, writes nothing and exits 1 when it would change a file.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from .catalog import CATALOG
 from .config import ConfigError, Overrides, Resolver, parse_per_file_ignores
 from .discovery import discover
 from .docs import doc_for, render_markdown
+from .autofix import fix_paths
 from .engine import LintCrash, lint_paths
 from .output import DOCUMENT_FORMATS, FORMATS, Run, writer
 from .output.text import use_color
 from .progress import Progress
-from .report import statistics as report_statistics, summary
+from .report import fix_hint, fix_summary, statistics as report_statistics, summary
 from .rules import implemented
 from .selection import SelectionError, parse_codes
 
@@ -113,8 +115,14 @@ def _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_e
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when problems are found.")
 @click.option("--quiet", "-q", is_flag=True, help="Print the findings only: no summary, no progress.")
 @click.option("--jobs", "-j", type=int, default=0, help="Processes to use (default: all cores).")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes in place; report what remains.")
+@click.option("--diff", is_flag=True,
+              help="Print the fixes as a unified diff and change nothing (exit 1 when there is a change).")
+@click.option("--unsafe-fixes", is_flag=True,
+              help="With --fix or --diff, also apply fixes that change more than the bug (outputs, training).")
 def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
-          force_exclude, config, isolated, output_format, statistics, exit_zero, quiet, jobs) -> None:
+          force_exclude, config, isolated, output_format, statistics, exit_zero, quiet, jobs,
+          fix, diff, unsafe_fixes) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
     resolver = _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
                          config, isolated)
@@ -127,14 +135,25 @@ def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignore
         selections = {path: resolver.selection_for(path) for path in files}
     except ConfigError as exc:
         raise _Fatal(str(exc))
+    if unsafe_fixes and not (fix or diff):
+        raise click.UsageError("--unsafe-fixes works with --fix or --diff")
     progress = Progress(len(files), enabled=False if quiet else None)
     try:
-        findings = lint_paths(files, jobs=jobs, selection_for=selections.__getitem__, progress=progress)
+        if fix or diff:
+            results = fix_paths(files, unsafe=unsafe_fixes, write=not diff, jobs=jobs,
+                                selection_for=selections.__getitem__, progress=progress)
+            findings = sorted(f for r in results for f in r.findings)
+        else:
+            findings = lint_paths(files, jobs=jobs, selection_for=selections.__getitem__, progress=progress,
+                                  fixes="notes")
     except LintCrash as exc:
         raise _Fatal(str(exc))
     finally:
         progress.close()
-    run = Run(findings, len(files))
+    if diff:
+        _report_diff(results, findings, len(files), quiet, missing)
+    fixed = sum(r.fixed for r in results) if fix else None
+    run = Run(findings, len(files), fixed)
     writer(output_format)(run, sys.stdout, output_format == "text" and use_color(sys.stdout))
     # People read text and github output; json and sarif are documents, so the rest goes to stderr.
     to_stderr = output_format in DOCUMENT_FORMATS
@@ -142,10 +161,32 @@ def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignore
         for line in report_statistics(findings):
             click.echo(line, err=to_stderr)
     if not quiet:
-        click.echo(summary(findings, len(files)), err=to_stderr)
+        if fix:
+            click.echo(fix_summary(fixed, sum(1 for r in results if r.changed), findings, len(files)),
+                       err=to_stderr)
+        else:
+            click.echo(summary(findings, len(files)), err=to_stderr)
+        hint = fix_hint(findings, fixing=fix, unsafe=unsafe_fixes)
+        if hint:
+            click.echo(hint, err=to_stderr)
     if missing:
         sys.exit(2)
     sys.exit(1 if findings and not exit_zero else 0)
+
+
+def _report_diff(results, findings, checked: int, quiet: bool, missing) -> None:
+    """``--diff``: the patch alone on stdout (it can be piped to ``patch -p0``), the summary on
+    stderr; exit 1 when a file would change or could not be linted."""
+    for result in results:
+        if result.diff:
+            click.echo(result.diff, nl=False)
+    if not quiet:
+        changed = [r for r in results if r.changed]
+        click.echo(fix_summary(sum(r.fixed for r in results), len(changed), findings, checked, diff=True),
+                   err=True)
+    if missing:
+        sys.exit(2)
+    sys.exit(1 if any(r.changed for r in results) or any(f.is_error for f in findings) else 0)
 
 
 @main.command(short_help="Print a rule's documentation.")

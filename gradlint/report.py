@@ -24,6 +24,53 @@ def summary(findings: List[Finding], checked: int) -> str:
     return text + "."
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _applicability(finding: Finding) -> str:
+    return getattr(finding.fix, "applicability", "")
+
+
+def fix_hint(findings: List[Finding], fixing: bool = False, unsafe: bool = False) -> str:
+    """What ``--fix`` could do about ``findings`` (after a fix: why they remain); "" for nothing."""
+    counts = Counter(_applicability(f) for f in findings if not f.is_error)
+    if not fixing:
+        if counts["safe"]:
+            text = f"[*] {counts['safe']} fixable with `gradlint --fix`"
+            if counts["unsafe"]:
+                text += f" ({counts['unsafe']} more with `--fix --unsafe-fixes`)"
+            return text + "."
+        if counts["unsafe"]:
+            return f"No safe fixes; {counts['unsafe']} fixable with `gradlint --fix --unsafe-fixes`."
+        return ""
+    parts = []
+    if counts["unsafe"] and not unsafe:
+        parts.append(f"{counts['unsafe']} fixable with `--unsafe-fixes`")
+    if counts["unavailable"]:
+        parts.append(f"{counts['unavailable']} not fixable automatically")
+    return f"Of those remaining, {' and '.join(parts)}." if parts else ""
+
+
+def fix_summary(fixed: int, fixed_files: int, findings: List[Finding], checked: int, diff: bool = False) -> str:
+    """``Fixed 5 problems in 3 files, 2 remaining (12 files checked).`` (``Would fix`` for --diff)."""
+    problems = [f for f in findings if not f.is_error]
+    errors = [f for f in findings if f.is_error]
+    checked_text = _plural(checked, "file") + " checked"
+    verb = "Would fix" if diff else "Fixed"
+    if not fixed and not problems:
+        text = f"No problems found ({checked_text})" if not diff else f"Nothing to fix ({checked_text})"
+    else:
+        text = f"{verb} {_plural(fixed, 'problem')}"
+        if fixed:
+            text += f" in {_plural(fixed_files, 'file')}"
+        text += f", {len(problems)} remaining ({checked_text})"
+    if errors:
+        n = len({f.path for f in errors})
+        text += f"; {_plural(n, 'file')} could not be linted"
+    return text + "."
+
+
 def write_text(findings: List[Finding], out: TextIO) -> None:
     for finding in findings:
         out.write(finding.format() + "\n")

@@ -22,7 +22,8 @@ def test_findings_exit_1_with_flake8_lines_and_summary(tmp_path):
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert lines[0].startswith(f"{path}:4:7: GL401 ")
-    assert lines[-1] == "Found 1 problem in 1 file (1 file checked)."
+    assert lines[-2] == "Found 1 problem in 1 file (1 file checked)."
+    assert lines[-1] == "No safe fixes; 1 fixable with `gradlint --fix --unsafe-fixes`."
 
 
 def test_clean_exit_0(tmp_path):

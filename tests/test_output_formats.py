@@ -41,9 +41,10 @@ def test_text_is_flake8_lines_then_summary(project):
     result = gradlint("--isolated", ".", cwd=project)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert lines[-1] == "Found 6 problems in 2 files (4 files checked); 1 file could not be linted."
+    assert lines[-2] == "Found 6 problems in 2 files (4 files checked); 1 file could not be linted."
+    assert lines[-1] == "[*] 3 fixable with `gradlint --fix` (3 more with `--fix --unsafe-fixes`)."
     found = parse_lines(result.stdout)
-    assert len(found) == len(lines) - 1 == 7
+    assert len(found) == len(lines) - 2 == 7
     anchor = line_of(EVAL_BARE, "out = model(x)")
     assert ("./evaluate.py", anchor, 15, "GL101") in found
     assert ESC not in result.stdout  # a pipe is not a terminal

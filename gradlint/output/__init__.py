@@ -9,7 +9,7 @@ stdout carries the document alone and the summary goes to stderr.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, TextIO
+from typing import Callable, Dict, List, Optional, TextIO
 
 from ..finding import Finding
 
@@ -23,6 +23,7 @@ class Run:
 
     findings: List[Finding]
     files_checked: int
+    fixed: Optional[int] = None   # with --fix: how many problems were fixed
 
 
 Writer = Callable[[Run, TextIO, bool], None]

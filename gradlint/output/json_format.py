@@ -25,8 +25,10 @@ def _location(finding: Finding) -> Dict[str, Any]:
 
 def _finding(finding: Finding) -> Dict[str, Any]:
     info = CATALOG[finding.code]
+    fix = finding.fix
     return {**_location(finding), "code": finding.code, "name": info.name, "severity": info.severity,
-            "message": finding.message, "url": doc_url(finding.code)}
+            "message": finding.message, "url": doc_url(finding.code),
+            "fix": {"applicability": fix.applicability, "message": fix.description} if fix is not None else None}
 
 
 def _error(finding: Finding) -> Dict[str, Any]:
@@ -45,6 +47,7 @@ def report(run) -> Dict[str, Any]:
             "problems": len(problems),
             "files_with_problems": len({f.path for f in problems}),
             "files_not_linted": len({f.path for f in errors}),
+            **({"fixed": run.fixed} if getattr(run, "fixed", None) is not None else {}),
         },
         "findings": [_finding(f) for f in problems],
         "errors": [_error(f) for f in errors],
