@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import rule
-from ..facts.values import NEW, UNKNOWN
+from ..facts.values import NEW
 from .common import caller_owns_mode, is_model_call, owned_by_framework, shown
 
 
