@@ -4,6 +4,11 @@
 its argv, its own files (where call sites are looked for), the lines to watch and the
 device. The result is written even when the program raises, exits or is interrupted
 (the parent sends SIGINT on timeout), so partial observations still come back.
+
+``python -m gradlint.verify.child --serve`` is the warm variant for the fixtures: it
+imports torch once (about 5 s with the optimizer's lazy imports) and forks one fresh
+process per job, so each fixture costs a fraction of a second. A job line on stdin is
+``{"spec", "result", "log", "timeout"}``; the answer line is ``{"returncode", "timed_out"}``.
 """
 
 from __future__ import annotations
@@ -105,5 +110,80 @@ def main(argv) -> int:
     return 0
 
 
+def _run_forked(job: dict, answers: int) -> None:
+    """In the forked process: output to the job's log, run, and leave without cleanup."""
+    code = 70
+    try:
+        os.close(answers)
+        log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        import random
+        import signal
+
+        random.seed()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        code = main(["child", job["spec"], job["result"]])
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _wait(pid: int, timeout: float):
+    """Wait for a forked job; on timeout SIGINT it, then SIGKILL after a grace period."""
+    import signal
+
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    timed_out = False
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status, timed_out
+        if time.monotonic() > deadline:
+            if not timed_out:
+                timed_out = True
+                os.kill(pid, signal.SIGINT)
+                deadline = time.monotonic() + 10
+            else:
+                os.kill(pid, signal.SIGKILL)
+                deadline = time.monotonic() + 3600
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def serve() -> int:
+    import torch  # noqa: F401  (the point of the server: import once, fork many)
+
+    try:
+        import torch._dynamo  # noqa: F401  (torch.optim imports it lazily, at 2-3 s)
+    except Exception:  # noqa: BLE001
+        pass
+    from . import monitors  # noqa: F401
+
+    answers = os.dup(1)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        job = json.loads(line)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _run_forked(job, answers)
+        returncode, timed_out = _wait(pid, float(job.get("timeout", 120)))
+        os.write(answers, (json.dumps({"returncode": returncode, "timed_out": timed_out}) + "\n").encode())
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve"]:
+        sys.exit(serve())
     sys.exit(main(sys.argv))

@@ -400,21 +400,26 @@ def scan_frozen(obs: Observations):
 
 @effect("GL302")
 def no_op_freeze(obs: Observations, at: Anchor) -> Outcome:
+    """Nothing got frozen: right after the line, and still at the end of the run."""
     probes = [p for p in obs.at("probes", at) if "after" in p]
     if not probes:
         return Outcome(NOT_REPRODUCED, "the statement ran but was not measured")
     subject = probes[0].get("subject") or "the target"
-    afters = [p["after"].get("subject") or {} for p in probes]
     still = []
-    for a in afters:
+    for p in probes:
+        a = p["after"].get("subject") or {}
         if a.get("kind") == "module" and a["params"] and a["trainable"] == a["params"]:
             still.append(f"all {a['params']} parameters of `{subject}` ({a['type']}) still require grad")
         elif a.get("kind") == "tensor" and a["requires_grad"]:
             still.append(f"`{subject}.requires_grad` is still True")
     if not still:
         return Outcome(NOT_REPRODUCED, f"`{subject}` no longer requires grad after the line")
+    end = obs.at("movement", at)
+    if end and all(m["requires_grad"] == 0 for m in end):
+        return Outcome(NOT_REPRODUCED, f"`{subject}` still required grad right after the line, but not at the end "
+                                       f"of the run (frozen later)")
     text = still[0] + f" after the line ({len(still)} of {len(probes)} runs)"
-    for m in obs.at("movement", at):
+    for m in end:
         if m["moved"] > 0:
             text += f"; they moved by {num(m['moved'])} by the end of the run"
         elif m["with_grad"]:
@@ -478,13 +483,21 @@ def history_accumulated(obs: Observations, at: Anchor) -> Outcome:
         return Outcome(NOT_REPRODUCED, f"`{subject}` holds no autograd graph (a {kind})")
     if len(nodes) < 2:
         return Outcome(NOT_REPRODUCED, f"the line ran once: no growth to measure ({nodes[0]} nodes)")
-    grows = nodes[-1] > nodes[0] and all(b >= a for a, b in zip(nodes, nodes[1:]))
-    if grows:
-        text = (f"autograd graph reachable from `{subject}` grew {nodes[0]} -> {nodes[-1]} nodes over "
-                f"{len(nodes)} iterations")
+    # the accumulator may be reset (a new epoch): growth is judged within each run of increases
+    runs, start = [], 0
+    for i in range(1, len(nodes) + 1):
+        if i == len(nodes) or nodes[i] < nodes[i - 1]:
+            runs.append(nodes[start:i])
+            start = i
+    longest = max(runs, key=lambda r: (r[-1] - r[0], len(r)))
+    if longest[-1] > longest[0]:
+        text = (f"autograd graph reachable from `{subject}` grew {longest[0]} -> {longest[-1]} nodes over "
+                f"{len(longest)} iterations")
+        if len(runs) > 1:
+            text += f" ({len(runs) - 1} reset{'s' if len(runs) > 2 else ''} in between)"
         mem = [p["after"].get("cuda_mem") for p in probes if p["after"].get("cuda_mem") is not None]
-        if len(mem) > 1 and mem[-1] > mem[0]:
-            text += f"; CUDA memory +{size(mem[-1] - mem[0])}"
+        if len(mem) > 1 and max(mem) > mem[0]:
+            text += f"; CUDA memory +{size(max(mem) - mem[0])}"
         return Outcome(CONFIRMED, text)
     return Outcome(NOT_REPRODUCED, f"the graph reachable from `{subject}` stayed at {nodes[-1]} nodes over "
                                    f"{len(nodes)} iterations")

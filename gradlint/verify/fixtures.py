@@ -10,6 +10,7 @@ purpose, e.g. Monte Carlo dropout, and the rule rightly stays quiet).
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -22,10 +23,11 @@ from ..engine import default_jobs, lint_file
 from ..expectations import Expectation, parse_expectations
 from ..selection import Selection
 from ..source import read_source
-from . import CONFIRMED, EFFECT_ABSENT, NOT_REPRODUCED, NOT_SCANNED
+from . import CONFIRMED, EFFECT_ABSENT, NOT_REACHED, NOT_REPRODUCED, NOT_SCANNED
 from .effects import SCANS, judge
 from .observations import Anchors, Observations
-from .runner import RunResult, VerifyError, make_spec, require_torch, run_child
+from .statements import StatementIndex, subject_of
+from .runner import RunResult, VerifyError, WarmPool, make_spec, require_torch, run_child
 
 _DIR = re.compile(r"^GL\d{3}$")
 _INTENDED = re.compile(r"#\s*intended:\s*(?P<body>GL\d{3}(?:\s*,\s*GL\d{3})*)")
@@ -56,6 +58,7 @@ class Plan:
     expectations: Dict[Tuple[int, str], Expectation]
     flagged: Set[Tuple[int, str]]
     intended: Set[Tuple[int, str]] = field(default_factory=set)
+    candidates: List[int] = field(default_factory=list)
 
     @property
     def good(self) -> bool:
@@ -100,6 +103,43 @@ def _code_of(path: str) -> Optional[str]:
     return folder if _DIR.match(folder) else None
 
 
+def _bare_attribute(stmt, subject) -> bool:
+    return subject.shape == "bare-attr"
+
+
+def _sets_requires_grad(stmt, subject) -> bool:
+    return subject.shape in ("setattr", "compare") and "require" in (subject.attr or "")
+
+
+def _accumulates(stmt, subject) -> bool:
+    return subject.shape in ("augassign", "setitem") or (
+        subject.shape == "call" and subject.attr in ("append", "extend", "add_", "insert"))
+
+
+# Rules whose effect is measured at a statement: in a good fixture, where no line is
+# flagged, every statement of the rule's shape is measured instead (the effect predicate
+# decides; these only choose where to look).
+CANDIDATES = {"GL102": _bare_attribute, "GL302": _sets_requires_grad, "GL501": _accumulates}
+
+
+def candidate_lines(code: str, text: str) -> List[int]:
+    pick = CANDIDATES.get(code)
+    if pick is None:
+        return []
+    index = StatementIndex(text)
+    lines = []
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt):
+            subject = subject_of(node)
+            if subject is not None and pick(node, subject):
+                lines.append(index.start(node.lineno))
+    return sorted(set(lines))
+
+
 def parse_intended(text: str) -> Set[Tuple[int, str]]:
     found = set()
     for number, line in enumerate(text.splitlines(), start=1):
@@ -115,7 +155,9 @@ def plan(path: str, root: Optional[str], selection: Selection) -> Plan:
     flagged = {(f.line, f.code) for f in lint_file(path, selection) if f.code.startswith("GL")}
     code = _code_of(path) or (sorted({c for _, c in expectations})[:1] or ["GL"])[0]
     name = os.path.relpath(path, root) if root and path.startswith(os.path.abspath(root) + os.sep) else path
-    return Plan(path, name, code, expectations, flagged, parse_intended(text))
+    good = os.path.basename(path).startswith("good_")
+    candidates = candidate_lines(code, text) if good and code not in SCANS else []
+    return Plan(path, name, code, expectations, flagged, parse_intended(text), candidates)
 
 
 def expected_verdict(expectation: Optional[Expectation], ran_on_cuda: bool) -> str:
@@ -162,10 +204,22 @@ def judge_fixture(fixture: Plan, run: RunResult, selection: Selection, timeout: 
 def _scan_rows(fixture: Plan, obs: Observations, anchors: Anchors) -> List[Row]:
     code = fixture.code
     scan = SCANS.get(code)
-    if scan is None:
+    if scan is not None:
+        found, summary = scan(obs)
+    elif fixture.candidates:
+        found = []
+        reached = 0
+        for line in fixture.candidates:
+            at = anchors.key(fixture.path, line)
+            outcome = judge(code, obs, at)
+            reached += outcome.verdict != NOT_REACHED
+            if outcome.verdict == CONFIRMED:
+                found.append((at, outcome.evidence))
+        summary = (f"measured at {reached} statement{'s' if reached != 1 else ''} of the rule's shape "
+                   f"(lines {', '.join(map(str, fixture.candidates))}): no effect")
+    else:
         return [Row(code, fixture.name, fixture.path, None, EFFECT_ABSENT, NOT_SCANNED,
-                    f"{code}'s effect is measured at a flagged statement, and none is flagged here", True)]
-    found, summary = scan(obs)
+                    f"no statement of {code}'s shape to measure, and none is flagged", True)]
     intended = {anchors.key(fixture.path, line): line for line, c in fixture.intended if c == code}
     rows: List[Row] = []
     seen = set()
@@ -209,14 +263,21 @@ def verify_fixtures(root: Optional[str], paths: Sequence[str] = (), selection: O
         raise VerifyError("no fixtures selected")
     check_device(device)
     plans = [plan(path, root, selection) for path in files]
-    jobs = jobs or default_jobs()
+    jobs = max(1, min(jobs or default_jobs(), len(plans)))
     threads = 1 if jobs > 1 else None
-    run = runner or (lambda spec: run_child(spec, timeout, capture=True, threads=threads))
+    pool = WarmPool(jobs, device, threads) if runner is None and WarmPool.available() else None
+    run = runner or (pool.run if pool is not None else
+                     (lambda spec, timeout: run_child(spec, timeout, capture=True, threads=threads)))
 
     def one(p: Plan) -> List[Row]:
-        spec = make_spec(p.path, watch={p.path: [line for line, _ in p.anchors()]}, device=device)
-        return judge_fixture(p, run(spec), selection, timeout)
+        watch = [line for line, _ in p.anchors()] + p.candidates
+        spec = make_spec(p.path, watch={p.path: watch}, device=device)
+        return judge_fixture(p, run(spec, timeout), selection, timeout)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(one, plans))
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as workers:
+            results = list(workers.map(one, plans))
+    finally:
+        if pool is not None:
+            pool.close()
     return [row for rows in results for row in rows]

@@ -151,3 +151,92 @@ def _stop(proc: subprocess.Popen) -> Optional[int]:
     except OSError:
         pass
     return code if code is not None else proc.wait()
+
+
+class WarmPool:
+    """Servers that import torch once and fork a fresh process per program (POSIX only).
+
+    Used for the fixtures, where the torch import would otherwise cost more than the
+    programs themselves. A server that dies is replaced by a cold run of that job.
+    """
+
+    def __init__(self, size: int, device: str, threads: Optional[int] = None):
+        import queue
+
+        self._idle: "queue.Queue" = queue.Queue()
+        self._all = []
+        self._tmp = tempfile.TemporaryDirectory(prefix="gradlint-verify-")
+        self._count = 0
+        for _ in range(max(1, size)):
+            proc = subprocess.Popen([sys.executable, "-m", "gradlint.verify.child", "--serve"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    env=child_env(device, threads), start_new_session=True)
+            self._all.append(proc)
+            self._idle.put(proc)
+        self.threads = threads
+
+    @staticmethod
+    def available() -> bool:
+        return hasattr(os, "fork") and os.name == "posix" and not os.environ.get("GRADLINT_VERIFY_COLD")
+
+    def run(self, spec: dict, timeout: float) -> RunResult:
+        proc = self._idle.get()
+        try:
+            return self._run(proc, spec, timeout)
+        finally:
+            self._idle.put(proc)
+
+    def _run(self, proc: subprocess.Popen, spec: dict, timeout: float) -> RunResult:
+        self._count += 1
+        base = os.path.join(self._tmp.name, f"job{self._count}-{id(spec)}")
+        job = {"spec": base + ".spec.json", "result": base + ".result.json", "log": base + ".log",
+               "timeout": timeout}
+        with open(job["spec"], "w", encoding="utf-8") as handle:
+            json.dump(spec, handle)
+        answer = ""
+        if proc.poll() is None:
+            try:
+                proc.stdin.write((json.dumps(job) + "\n").encode())
+                proc.stdin.flush()
+                answer = proc.stdout.readline().decode()
+            except OSError:
+                answer = ""
+        if not answer:  # the server is gone: run this one cold
+            return run_child(spec, timeout, capture=True, threads=self.threads)
+        reply = json.loads(answer)
+        run = RunResult(returncode=reply.get("returncode"), timed_out=bool(reply.get("timed_out")))
+        if os.path.exists(job["log"]):
+            with open(job["log"], "rb") as handle:
+                run.output = handle.read()[-OUTPUT_TAIL:].decode("utf-8", "replace")
+        if os.path.exists(job["result"]):
+            with open(job["result"], encoding="utf-8") as handle:
+                try:
+                    run.result = json.load(handle)
+                except ValueError:
+                    run.result = {}
+        for path in job.values():
+            if isinstance(path, str) and os.path.exists(path):
+                os.unlink(path)
+        return run
+
+    def close(self) -> None:
+        for proc in self._all:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        for proc in self._all:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> "WarmPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
