@@ -18,7 +18,7 @@ from .finding import Finding
 from .positions import anchor_positions
 from .rules import implemented, run_rules
 from .selection import Selection
-from .source import SourceError, line_col_of_syntax_error, may_matter, read_source
+from .source import SourceError, describe_syntax_error, may_matter, read_source
 
 
 def lint_module(module: cst.Module, path: str, codes: Sequence[str]) -> List[Finding]:
@@ -52,9 +52,8 @@ def lint_file(path: str, selection: Optional[Selection] = None) -> List[Finding]
     try:
         return lint_source(text, path, selection)
     except cst.ParserSyntaxError as exc:
-        line, col = line_col_of_syntax_error(exc)
-        message = str(getattr(exc, "message", "")) or str(exc).splitlines()[0]
-        return [Finding(path, line, col, "E999", f"SyntaxError: {message}")]
+        line, col, message = describe_syntax_error(text, exc)
+        return [Finding(path, line, col, "E999", message)]
     except RecursionError:
         return [Finding(path, 1, 1, "E999", "SyntaxError: too deeply nested to parse")]
 

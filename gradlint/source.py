@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import tokenize
@@ -53,10 +54,20 @@ def may_matter(text: str) -> bool:
     return _RELEVANT.search(text) is not None
 
 
-def line_col_of_syntax_error(exc: Exception) -> Tuple[int, int]:
-    """(line, 1-based col) of a libcst ParserSyntaxError, or (1, 1)."""
-    line = getattr(exc, "raw_line", None) or getattr(exc, "line", 1) or 1
-    col = getattr(exc, "raw_column", None)
-    if col is None:
-        col = getattr(exc, "column", 0) or 0
-    return int(line), int(col) + 1
+def describe_syntax_error(text: str, exc: Exception) -> Tuple[int, int, str]:
+    """(line, 1-based col, message) for a file libcst could not parse.
+
+    Python's own parser is asked first: its message and position are the ones users
+    know (libcst's native parser sometimes points past the error). If Python accepts
+    the file, the syntax is newer than libcst supports and libcst's report is used.
+    """
+    try:
+        compile(text, "<file>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
+    except SyntaxError as err:
+        return err.lineno or 1, err.offset or 1, f"SyntaxError: {err.msg}"
+    except (ValueError, RecursionError, MemoryError) as err:
+        return 1, 1, f"SyntaxError: {err}"
+    line = getattr(exc, "raw_line", None) or 1
+    col = getattr(exc, "raw_column", None) or 0
+    message = str(getattr(exc, "message", "")) or str(exc).splitlines()[0]
+    return int(line), int(col) + 1, f"SyntaxError: {message} (not supported by libcst)"

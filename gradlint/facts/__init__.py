@@ -184,9 +184,9 @@ class FileFacts:
     def in_training_loop(self, loops) -> bool:
         return any(loop.trains for loop in loops)
 
-    def setter_in_training_loop(self, node) -> bool:
-        loops = self._interp.setter_loops.get(node, ()) if self._interp else ()
-        return self.in_training_loop(loops)
+    def setter_loops(self, node) -> tuple:
+        """The loops around a mode setter (``.eval()``, ``.train()``, a helper call)."""
+        return self._interp.setter_loops.get(node, ()) if self._interp else ()
 
     def runs_in_training_loop(self, fn: FunctionInfo) -> bool:
         """True when some call of ``fn`` (directly or through callers) is inside a training loop."""

@@ -402,6 +402,8 @@ class _Run:
             self.bare_expression(node, st)
             return st
         if isinstance(node, cst.Assign):
+            if self.pairwise_assign(node, st):
+                return st
             value = self.ev(node.value, st)
             if self.self_accumulation(node, value, st):
                 return st
@@ -592,6 +594,7 @@ class _Run:
         if "." not in key:
             self.fn.locals.add(key)
         aliases = value.kind == "module" and value.key is not None
+        aliases = aliases or value.kind in ("param", "params")  # key: the owning model
         aliases = aliases or (value.kind == "unknown" and value.key is not None
                               and entry_ok(self.fn, value.key) and "." not in value.key)
         if aliases:
@@ -643,6 +646,21 @@ class _Run:
                 st.env[key] = result.with_(tensor=fact, key=key, bound_in=acc.bound_in)
             else:
                 st.env[key] = result.with_(key=key, bound_in=acc.bound_in)
+
+    def pairwise_assign(self, node: cst.Assign, st: State) -> bool:
+        """``x, y = a, b``: each name gets its own value."""
+        if len(node.targets) != 1:
+            return False
+        target, value = node.targets[0].target, node.value
+        if not (isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List))):
+            return False
+        if len(target.elements) != len(value.elements) or any(
+                isinstance(e, cst.StarredElement) for e in list(target.elements) + list(value.elements)):
+            return False
+        values = [self.ev(e.value, st) for e in value.elements]
+        for element, v in zip(target.elements, values):
+            self.assign(element.value, v, st, node)
+        return True
 
     def self_accumulation(self, node: cst.Assign, value: Value, st: State) -> bool:
         """``total = total + loss``: the same event as ``total += loss``."""
@@ -886,8 +904,12 @@ class _Run:
             if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice):
                 return base
             return Value("param", key=base.sources[0][0] if base.sources else None)
-        if base.kind == "module":
-            return Value("module", mode_dep=base.mode_dep, key=None, mode=None)
+        if base.kind == "module" or (base.kind == "unknown" and self.is_model(base)):
+            key = key_of(node) if base.key else None
+            if key is not None and base.key != key_of(node.value):
+                key = f"{base.key}.{key.rsplit('.', 1)[-1]}"
+            return Value("module" if base.kind == "module" else "unknown", key=key,
+                         mode_dep=base.mode_dep if key is None else None)
         return UNKNOWN_VALUE
 
     def collection(self, values: List[Value]) -> Value:
@@ -948,6 +970,8 @@ class _Run:
             return value if index == count - 1 else NUMBER
         if value.kind == "tensor":
             return value.with_(key=None)
+        if value.kind == "list" and value.tensor is not None:
+            return Value("tensor", tensor=value.tensor)
         return UNKNOWN_VALUE
 
     # -- tensor arithmetic ----------------------------------------------------------------
@@ -967,7 +991,12 @@ class _Run:
             if g == "off":
                 atoms.add("nograd")
             elif g == "on":
-                atoms.add("nonleaf" if must else ("unknown" if may or unknown_inputs else "plain"))
+                if must:
+                    atoms.add("nonleaf")
+                elif may or unknown_inputs:
+                    atoms.add("unknown")
+                else:  # derived only from tensors without grad; keep a no_grad origin visible (GL203)
+                    atoms.add("nograd" if any("nograd" in f.atoms for f in facts) else "plain")
                 if entry_dep and not must:
                     atoms.add("nonleaf_if_grad")
             else:

@@ -108,6 +108,17 @@ def key_of(node: cst.CSTNode) -> Optional[str]:
         if node.attr.value in ("module", "_orig_mod"):
             return base
         return f"{base}.{node.attr.value}"
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1 \
+            and isinstance(node.slice[0].slice, cst.Index):
+        # model[0] / model["fc"] -> model.0 / model.fc, as named_parameters() names them
+        index = node.slice[0].slice.value
+        base = key_of(node.value)
+        if base is None:
+            return None
+        if isinstance(index, cst.Integer):
+            return f"{base}.{index.value}"
+        if isinstance(index, cst.SimpleString) and index.raw_value.isidentifier():
+            return f"{base}.{index.raw_value}"
     return None
 
 

@@ -111,7 +111,9 @@ def join_values(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
         return a.with_(tensor=a.tensor.join(b.tensor), key=a.key if a.key == b.key else None,
                        bound_in=a.bound_in if a.bound_in is b.bound_in else None)
     if a.kind == b.kind:
+        tensor = a.tensor if b.tensor is None else (b.tensor if a.tensor is None else a.tensor.join(b.tensor))
         return a.with_(
+            tensor=tensor,
             key=a.key if a.key == b.key else None,
             mode_dep=a.mode_dep if a.mode_dep == b.mode_dep else None,
             sources=a.sources if a.sources == b.sources else _join_sources(a.sources, b.sources),

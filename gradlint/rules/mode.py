@@ -59,10 +59,14 @@ def train_mode_not_restored(facts):
         modes = facts.resolve_modes(event.fn, event.modes)
         if not {kind for kind, _ in modes} & {TRAIN, TRAIN_SET, UNKNOWN}:
             continue  # always eval here: eval-mode training on purpose
+        # loops that switch this model back to train mode themselves (the train/val phase loop)
+        restoring = {id(loop) for kind, setter in modes if kind == TRAIN_SET and setter is not None
+                     for loop in facts.setter_loops(setter)}
         for kind, setter in modes:
             if kind != EVAL or setter is None or setter in reported:
                 continue
-            if not facts.setter_in_training_loop(setter):
+            loops = [loop for loop in facts.setter_loops(setter) if loop.trains]
+            if not loops or any(id(loop) in restoring for loop in loops):
                 continue
             reported.add(setter)
             name = shown(event)
