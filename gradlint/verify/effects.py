@@ -320,11 +320,15 @@ def grad_mode_context_not_entered(obs: Observations, at: Anchor) -> Outcome:
     probes = [p for p in obs.at("probes", at) if "after" in p]
     if not probes:
         return Outcome(NOT_REPRODUCED, "the statement ran but was not measured")
-    on = [p for p in probes if p["after"]["grad"] and not p["after"]["inference"]]
-    if not on:
+    entered = [p for p in probes if p["before"]["grad"] and not p["before"]["inference"]]
+    if not entered:
         return Outcome(NOT_REPRODUCED, "gradients were already off where the statement ran")
+    on = [p for p in entered if p["after"]["grad"] and not p["after"]["inference"]]
+    if not on:
+        return Outcome(NOT_REPRODUCED, f"gradients were off after the statement ({len(entered)} of "
+                                       f"{len(entered)} runs)")
     text = (f"grad mode unchanged by the statement: torch.is_grad_enabled() still True after it "
-            f"({len(on)} of {len(probes)} runs)")
+            f"({len(on)} of {len(entered)} runs)")
     following = _next_saving_forward(obs, on[0]["seq"])
     if following is not None:
         text += (f"; the next forward ({following['module']}, line {following['line']}) saved "

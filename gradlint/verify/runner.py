@@ -68,7 +68,11 @@ def _first(text: str) -> str:
 
 def require_torch() -> None:
     """Fail with a clear message when the interpreter that would run the child has no torch."""
-    if importlib.util.find_spec("torch") is None:
+    try:
+        found = importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
         raise VerifyError("gradlint verify needs PyTorch in this environment: pip install 'gradlint[verify]' "
                           "(or pip install torch)")
 
