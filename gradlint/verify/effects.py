@@ -85,6 +85,10 @@ def size(n: float) -> str:
     return f"{n:.1f} GB"
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _times(n: int) -> str:
     return "once" if n == 1 else f"{n} times"
 
@@ -153,7 +157,9 @@ def scan_eval_mode(obs: Observations):
         if parts:
             found.append((at, "; ".join(parts) + f" ({_module(here)} in training mode, never backpropagated)"))
     evaluated = sum(1 for c in calls if not c["training"])
-    return found, (f"{len(calls)} inference forwards: {evaluated} in eval mode, "
+    if not calls:
+        return found, "no inference forward: every forward was backpropagated"
+    return found, (f"{plural(len(calls), 'inference forward')}: {evaluated} in eval mode, "
                    f"{len(calls) - evaluated} in training mode without a measurable change")
 
 
@@ -173,7 +179,7 @@ def mode_method_not_called(obs: Observations, at: Anchor) -> Outcome:
         wrong = [a for a in modules if a["training"] != wanted]
         if wrong:
             return Outcome(CONFIRMED, f"`{subject}.training` is still {not wanted} after `{subject}.{attr}` "
-                                      f"({len(wrong)} of {runs} runs)")
+                                      f"({len(wrong)} of {plural(runs, 'run')})")
         return Outcome(NOT_REPRODUCED, f"`{subject}` was already in {'training' if wanted else 'eval'} mode "
                                        f"each time the line ran")
     optimizers = [a for a in afters if a.get("kind") == "optimizer"]
@@ -246,7 +252,7 @@ def scan_train_mode(obs: Observations):
         if bad:
             found.append((at, f"{len(bad)} training forwards ran with `training=False` "
                               f"({', '.join(bad[0]['mode_dep'])} inactive)"))
-    return found, f"{len(steps)} training forwards, all in training mode or without mode-dependent layers"
+    return found, f"{plural(len(steps), 'training forward')}, all in training mode or without mode-dependent layers"
 
 
 # -- GL2xx: gradient tracking ------------------------------------------------------------------
@@ -289,8 +295,10 @@ def scan_grad_mode(obs: Observations):
             found.append((at, _waste_text(wasted)))
     inference = [c for c in obs.forwards if _inference(c)]
     off = sum(1 for c in inference if not c["grad"] or c["inference"])
-    return found, (f"{len(inference)} forwards never backpropagated: {off} with gradients off, the rest "
-                   f"saved nothing for backward")
+    if not inference:
+        return found, "every forward was backpropagated (gradients used)"
+    return found, (f"{plural(len(inference), 'forward')} never backpropagated: {off} with gradients off, "
+                   f"the rest saved nothing for backward")
 
 
 def _next_saving_forward(obs: Observations, seq: int) -> Optional[dict]:
@@ -389,8 +397,8 @@ def frozen_params_in_optimizer(obs: Observations, at: Anchor) -> Outcome:
                f"decay leaves them in place")
     else:
         why = "their .grad is None, so torch.optim skips them"
-    return Outcome(NOT_REPRODUCED, f"{rec['frozen']} frozen parameters held over {rec['frozen_steps']} steps did "
-                                   f"not move ({why})")
+    return Outcome(NOT_REPRODUCED, f"{plural(rec['frozen'], 'frozen parameter')} held over "
+                                   f"{plural(rec['frozen_steps'], 'step')} did not move ({why})")
 
 
 @scan("GL301")
@@ -399,7 +407,8 @@ def scan_frozen(obs: Observations):
     held = sum(o["frozen"] for o in obs.all("optimizers"))
     return ([((o["path"], o["line"]), f"frozen weight moved by {num(o['frozen_moved'])} ({_hyper(o)})")
              for o in moved],
-            f"{len(obs.all('optimizers'))} optimizers, {held} frozen parameters held, none moved")
+            f"{plural(len(obs.all('optimizers')), 'optimizer')}, {plural(held, 'frozen parameter')} held, "
+            f"none moved")
 
 
 @effect("GL302")
@@ -462,8 +471,8 @@ def grad_of_non_leaf(obs: Observations, at: Anchor) -> Outcome:
     warned = _non_leaf_warnings(obs.at("warnings", at))
     if warned:
         return Outcome(CONFIRMED, "UserWarning: " + warned[0]["message"].split(". ")[0])
-    return Outcome(NOT_REPRODUCED, f"no non-leaf .grad warning: the line ran {_times(obs.runs(at))} on "
-                                   f"{obs.device or 'cpu'} and read a leaf's .grad")
+    return Outcome(NOT_REPRODUCED, f"no non-leaf .grad warning at the line (it ran {_times(obs.runs(at))} on "
+                                   f"{obs.device or 'cpu'})")
 
 
 @scan("GL401")
