@@ -158,3 +158,27 @@ def test_verify_without_torch_says_how_to_install(tmp_path):
     proc = subprocess.run([PYTHON, "-c", blocker], capture_output=True, text=True, cwd=ROOT, env=run_env())
     assert proc.returncode == 2
     assert "needs PyTorch" in proc.stderr
+
+
+def test_monitors_do_not_change_the_programs_results(tmp_path):
+    """The repeat and eval-mode forwards restore RNG and buffers: same numbers as a plain run."""
+    write(tmp_path, "noisy.py", """
+        import torch
+        import torch.nn as nn
+
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 16), nn.BatchNorm1d(16), nn.Dropout(0.5), nn.Linear(16, 1))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        for step in range(3):
+            opt.zero_grad()
+            model(torch.randn(8, 4)).pow(2).mean().backward()
+            opt.step()
+        with torch.no_grad():
+            val_preds = [model(torch.randn(8, 4)).sum().item() for _ in range(2)]
+        print("RESULT", val_preds, model[1].running_mean.sum().item(), torch.rand(1).item())
+    """)
+    plain = subprocess.run([PYTHON, "noisy.py"], capture_output=True, text=True, cwd=tmp_path)
+    verified = gradlint("--run", "noisy.py", cwd=tmp_path)
+    result = [ln for ln in plain.stdout.splitlines() if ln.startswith("RESULT")]
+    assert result and result[0] in verified.stderr.splitlines()
+    assert "confirmed" in verified.stdout  # the GL101 forward was measured (and repeated) meanwhile
