@@ -19,6 +19,7 @@ class LoopInfo:
     fn: object
     parent: Optional["LoopInfo"]
     trains: bool = False          # a backward / optimizer step runs inside (callees included)
+    data: bool = False            # iterates over data (a loader, batches, a split)
 
     def inside(self, other: "LoopInfo") -> bool:
         loop = self
@@ -97,8 +98,10 @@ class Accumulation:
     fn: object
     name: str                     # the accumulator
     fact: object                  # TensorFact of what is accumulated
-    loop: LoopInfo
+    loop: Optional[LoopInfo]
     added: Optional[cst.CSTNode] = None  # the expression accumulated
+    in_region: bool = False       # inside an evaluation region
+    per_step: bool = False        # a framework hook's attribute: one accumulation per step
 
 
 @dataclass(eq=False)

@@ -19,7 +19,7 @@ from .events import (Accumulation, Backward, ForwardCall, Freeze, GradRead, Loop
                      OptimizerBuild, Region, RequiresGradSet, Syntactic)
 from .names import key_of, root_of
 from .scopes import CallSite, ClassInfo, FunctionInfo, _block_statements
-from .values import (ENTRY, ENTRY_T, EVAL, MAY_REQUIRE_GRAD, NUMBER, REQUIRES_GRAD, TRAIN,
+from .values import (ENTRY, ENTRY_T, EVAL, MAY_REQUIRE_GRAD, NEW_ATOMS, NUMBER, REQUIRES_GRAD, TRAIN,
                      TRAIN_ATOMS, TRAIN_SET, UNKNOWN, UNKNOWN_ATOMS, UNKNOWN_TENSOR, UNKNOWN_VALUE,
                      TensorFact, Value, after_training, join_values)
 
@@ -278,8 +278,8 @@ class _Run:
                     value = Value("tensor", key=name, tensor=UNKNOWN_TENSOR)
             env[name] = value
         grad = frozenset({"entry"})
-        for q in fn.decorator_quals:
-            if q in torchapi.GRAD_OFF:
+        for q, name in zip(fn.decorator_quals, fn.decorator_names):
+            if q in torchapi.GRAD_OFF or torchapi.names_grad_off_decorator(name):
                 grad = frozenset({"off"})
             elif q in torchapi.GRAD_ON:
                 grad = frozenset({"on"})
@@ -293,7 +293,7 @@ class _Run:
         fn = self.fn
         if self.o.facts.framework_of(fn) is not None or self.o.facts.is_test_function(fn):
             return None
-        if words.says_inference([fn.name]):
+        if words.says_inference([fn.name]) and not words.is_builder_name(fn.name):
             return Region(fn.node, fn, "function", f"evaluation function `{fn.name}`")
         return None
 
@@ -447,7 +447,8 @@ class _Run:
     def loop(self, node, st: State, header, body, orelse, names, infinite=False) -> Optional[State]:
         info = self.o.loop_infos.get(node)
         if info is None:
-            info = LoopInfo(node, self.fn, self.loops[-1] if self.loops else None)
+            info = LoopInfo(node, self.fn, self.loops[-1] if self.loops else None,
+                            data=words.says_data(names))
             self.o.loop_infos[node] = info
         region = None
         if names and words.says_inference(names) and self.o.facts.framework_of(self.fn) is None:
@@ -593,18 +594,24 @@ class _Run:
         loop = self.loops[-1] if self.loops else None
         if "." not in key:
             self.fn.locals.add(key)
-        aliases = value.kind == "module" and value.key is not None
+        aliases = value.kind == "module" and value.key is not None and "." not in key
         aliases = aliases or value.kind in ("param", "params")  # key: the owning model
-        aliases = aliases or (value.kind == "unknown" and value.key is not None
+        aliases = aliases or ("." not in key and value.kind == "unknown" and value.key is not None
                               and entry_ok(self.fn, value.key) and "." not in value.key)
         if aliases:
             st.env[key] = value.with_(bound_in=loop)
         else:
             st.env[key] = value.with_(key=key, bound_in=loop)
-            if value.kind == "module":
-                self.set_mode(st, key, value.mode or TRAIN_ATOMS)
-            elif value.kind == "unknown" or value.kind == "object":
-                self.set_mode(st, key, value.mode or UNKNOWN_ATOMS)
+            if value.kind in ("module", "unknown", "object"):
+                if value.mode is not None:
+                    atoms = value.mode
+                elif value.key is not None:  # self.model = model: the same object, the same mode
+                    atoms = lookup_mode(st.modes, value.key, st.trained, entry_ok(self.fn, value.key))
+                else:
+                    atoms = TRAIN_ATOMS if value.kind == "module" else UNKNOWN_ATOMS
+                self.set_mode(st, key, atoms)
+                for part, part_atoms in value.init_modes:
+                    self.set_mode(st, key + part, part_atoms)
             else:
                 self.drop_mode(st, key)
         # remember what `self.<attr>` holds, for the class's other methods
@@ -634,7 +641,7 @@ class _Run:
         key = key_of(target)
         if isinstance(target, cst.Subscript):
             key = key_of(target.value)
-        if key is not None:
+        if key is not None and isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)):
             self.accumulate(node, key, acc, value, st, node.value)
         if isinstance(target, (cst.Name, cst.Attribute)) and key is not None:
             result = self.op([acc, value], st, node, "arithmetic")
@@ -690,13 +697,20 @@ class _Run:
 
     def accumulate(self, node, key: str, acc: Value, value: Value, st: State, added=None) -> None:
         """GL501's event: a tensor folded into something that outlives the loop iteration."""
-        if node is None or not self.loops or value.kind != "tensor":
+        if node is None or value.kind != "tensor":
+            return
+        if not self.loops:
+            # a framework hook runs once per step: `self.total += loss` outlives the step
+            if key.startswith("self.") and self.o.facts.framework_of(self.fn) is not None:
+                self.record("accumulations", node, Accumulation(node, self.fn, key, value.tensor, None,
+                                                                added, per_step=True))
             return
         loop = self.loops[-1]
         bound = acc.bound_in if key in st.env else None
         if bound is not None and bound.inside(loop):
             return  # rebound fresh in this iteration
-        self.record("accumulations", node, Accumulation(node, self.fn, key, value.tensor, loop, added))
+        self.record("accumulations", node, Accumulation(node, self.fn, key, value.tensor, loop, added,
+                                                        in_region=bool(self.regions)))
 
     def requires_grad_set(self, target: cst.Attribute, value: Value, st: State, stmt) -> None:
         obj = self.ev(target.value, st)
@@ -898,6 +912,11 @@ class _Run:
                         self.ev(part, st)
         if base.kind == "tensor":
             return self.op([base], st, node, "indexing")
+        if base.kind == "tuple":
+            index = node.slice[0].slice.value if isinstance(node.slice[0].slice, cst.Index) else None
+            if isinstance(index, cst.Integer) and int(index.value) < len(base.elements):
+                return base.elements[int(index.value)]
+            return UNKNOWN_VALUE
         if base.kind == "list":
             return Value("tensor", tensor=base.tensor) if base.tensor is not None else UNKNOWN_VALUE
         if base.kind == "params":
@@ -962,9 +981,24 @@ class _Run:
             return Value("param", key=key, sources=iterable.sources)
         if iterable.kind == "list" and iterable.tensor is not None:
             return Value("tensor", tensor=iterable.tensor)
+        if iterable.kind in ("module", "unknown") and iterable.key and self.within_model(iterable.key):
+            # for layer in model.children() / model.features: a part of the model, in its mode
+            return Value("unknown", key=f"{iterable.key}.item")
         return UNKNOWN_VALUE
 
+    def within_model(self, key: str) -> bool:
+        parts = key.split(".")
+        for i in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:i])
+            if prefix in self.fn.modulelike or words.is_model_name(prefix):
+                return True
+            if i == 1 and prefix == "self" and self.fn.cls is not None and self.fn.cls.is_module:
+                return True
+        return False
+
     def element_at(self, value: Value, index: int, count: int) -> Value:
+        if value.kind == "tuple":
+            return value.elements[index] if index < len(value.elements) else UNKNOWN_VALUE
         if value.kind == "param" or (value.kind == "params" and value.sources):
             # for name, p in model.named_parameters(): the last element is the parameter
             return value if index == count - 1 else NUMBER
@@ -1044,7 +1078,7 @@ class _Run:
             if bound is None and name == "super":
                 return Value("object", key="self")
             if bound is None and found is None and words.is_model_class_name(name):
-                return Value("module", mode=TRAIN_ATOMS)
+                return Value("module", mode=NEW_ATOMS)
         callee = self.ev(func, st)
         return self.call_value(node, callee, args, st)
 
@@ -1058,7 +1092,7 @@ class _Run:
             return self.op([v for _, v in args], st, node, "a loss")
         if callee.key and words.tokens(callee.key.rsplit(".", 1)[-1]) & {"loss", "criterion", "lossfn"}:
             return self.op([v for _, v in args], st, node, "a loss")
-        self.hand_out(args)
+        self.hand_out(args, st)
         return UNKNOWN_VALUE
 
     def is_model(self, value: Value) -> bool:
@@ -1068,11 +1102,24 @@ class _Run:
             return value.key in self.fn.modulelike or words.is_model_name(value.key)
         return False
 
-    def hand_out(self, args) -> None:
-        """A model passed to an opaque callable may be run with gradients there."""
-        if any(self.is_model(v) for _, v in args):
+    def hand_out(self, args, st: Optional[State] = None) -> None:
+        """A model passed to an opaque callable may be run with gradients there, or have
+        weights loaded into it (``load_checkpoint(model, path)``)."""
+        models = [v for _, v in args if self.is_model(v)]
+        if models:
             for r in self.regions:
                 r.hands_model_out = True
+        if st is not None:
+            for v in models:
+                if v.key is not None:
+                    self.loaded(st, v.key)
+
+    def loaded(self, st: State, key: str) -> None:
+        """Weights loaded into ``key``: no longer a fresh, untrained model."""
+        atoms = lookup_mode(st.modes, key, st.trained, entry_ok(self.fn, key))
+        if any(kind == "new" for kind, _ in atoms):
+            self.set_mode(st, key, after_training(frozenset(a for a in atoms if a[0] == "new"))
+                          | frozenset(a for a in atoms if a[0] != "new"))
 
     def forward(self, node: cst.Call, callee: Value, args, st: State, generate: bool = False) -> Value:
         key = callee.key
@@ -1081,11 +1128,11 @@ class _Run:
         else:
             modes = callee.mode or TRAIN_ATOMS
         regions = tuple(self.regions)
-        arg_names = [n for a, _ in args for n in _identifiers(a.value)]
-        if not regions and words.says_inference(arg_names) and self.o.facts.framework_of(self.fn) is None \
+        arg_names = [n for a, _ in args if a.keyword is None for n in _identifiers(a.value)]
+        data_names = [n for n in arg_names if words.says_inference_data(n)]
+        if not regions and data_names and self.o.facts.framework_of(self.fn) is None \
                 and not self.o.facts.is_test_function(self.fn):
-            shown = next(n for n in arg_names if words.says_inference([n]))
-            regions = (Region(node, self.fn, "call", f"call on `{shown}`"),)
+            regions = (Region(node, self.fn, "call", f"call on `{data_names[0]}`"),)
         self.record("forward_calls", node, ForwardCall(
             node, self.fn, key, callee, st.grad, modes, tuple(self.loops), regions,
             generate=generate, certain=callee.kind == "module" or (key in self.fn.modulelike if key else False)))
@@ -1115,8 +1162,13 @@ class _Run:
         args = [(a, self.ev(a.value, st)) for a in node.args]
         if meth in torchapi.MODULE_ONLY_METHODS and key:
             self.fn.modulelike.add(key)
+        if meth in ("load_state_dict", "load", "load_weights", "from_pretrained") and key \
+                and recv.kind in ("module", "unknown"):
+            self.loaded(st, key)
         if meth in ("parameters", "named_parameters") and recv.kind not in ("tensor", "number"):
             return Value("params", sources=((key, False),) if key else ())
+        if meth in ("modules", "children", "named_modules", "named_children") and key:
+            return Value("unknown", key=key)
         if meth == "requires_grad_":
             flag = True if not node.args else _const_bool(args[0][0].value)
             if recv.kind == "tensor":
@@ -1193,7 +1245,7 @@ class _Run:
         if recv.kind in ("unknown", "object") and meth in ("backward", "manual_backward"):
             self.backward(node, args[0][1].tensor if args and args[0][1].kind == "tensor" else None, st)
             return NUMBER
-        self.hand_out(args)
+        self.hand_out(args, st)
         return UNKNOWN_VALUE
 
     def attribute_value(self, func: cst.Attribute, recv: Value, attr: str, st: State) -> Value:
@@ -1233,6 +1285,11 @@ class _Run:
         fact = recv.tensor or UNKNOWN_TENSOR
         if meth in torchapi.NON_TENSOR_METHODS:
             return NUMBER
+        if meth in torchapi.INDEX_METHODS:
+            return Value("tensor", tensor=TensorFact(frozenset({"plain"})))
+        if meth in torchapi.PAIR_METHODS and args:
+            values = self.op([recv] + [v for _, v in args], st, node, f"`.{meth}()`")
+            return Value("tuple", elements=(values, Value("tensor", tensor=TensorFact(frozenset({"plain"})))))
         if meth in torchapi.DETACHING_METHODS:
             return Value("tensor", tensor=TensorFact(frozenset({"detached"}), dtype=fact.dtype))
         if meth in torchapi.CONVERSIONS:
@@ -1346,13 +1403,18 @@ class _Run:
             if first is not None and first[1].kind == "list":
                 inner = Value("tensor", tensor=first[1].tensor) if first[1].tensor is not None else UNKNOWN_VALUE
                 return self.op([inner], st, node, f"`{qual}`")
+        if qual in torchapi.INDEX_FUNCTIONS:
+            return Value("tensor", tensor=TensorFact(frozenset({"plain"})))
+        if qual.rsplit(".", 1)[-1] in torchapi.PAIR_METHODS and qual.count(".") == 1 and len(args) > 1:
+            values = self.op([v for _, v in args], st, node, f"`{qual}`")
+            return Value("tuple", elements=(values, Value("tensor", tensor=TensorFact(frozenset({"plain"})))))
         if torchapi.is_tensor_op(qual):
             return self.op([v for _, v in args], st, node, f"`{qual}`")
         if qual in torchapi.GRAD_CONTEXTS:
             return Value("gradctx", qual=qual)
         if words.is_model_class_name(qual.rsplit(".", 1)[-1]):
-            return Value("module", mode=TRAIN_ATOMS)  # a model class from elsewhere: built in train mode
-        self.hand_out(args)
+            return Value("module", mode=NEW_ATOMS)  # a model class from elsewhere: built in train mode
+        self.hand_out(args, st)
         return UNKNOWN_VALUE
 
     def nn_module(self, node, name: str, args) -> Value:
@@ -1385,7 +1447,7 @@ class _Run:
         else:
             mode_dep = False
         has_params = False if torchapi.nn_param_free(name) else None
-        return Value("module", mode=TRAIN_ATOMS, mode_dep=mode_dep, has_params=has_params)
+        return Value("module", mode=NEW_ATOMS, mode_dep=mode_dep, has_params=has_params)
 
     def optimizer(self, node: cst.Call, args) -> Value:
         first = _arg(args, 0, "params")
@@ -1473,19 +1535,8 @@ class _Run:
             mine = self.map_key(key, callee, mapping, receiver)
             if mine is None:
                 continue
-            new = set()
-            for kind, arg in atoms:
-                if kind in (ENTRY, ENTRY_T):
-                    caller_key = self.map_key(arg, callee, mapping, receiver)
-                    base = lookup_mode(st.modes, caller_key, st.trained, entry_ok(self.fn, caller_key)) \
-                        if caller_key else UNKNOWN_ATOMS
-                    new |= after_training(base) if kind == ENTRY_T else base
-                elif kind in (EVAL, TRAIN_SET):
-                    new.add((kind, node))
-                else:
-                    new.add((kind, arg))
             self.o.setter_loops[node] = tuple(self.loops)
-            self.set_mode(st, mine, new)
+            self.set_mode(st, mine, self.substitute(atoms, callee, mapping, receiver, st, node))
             self.fn.modulelike.add(mine)
         for key, frozen in list(callee.freezes.items()):
             mine = self.map_key(key, callee, mapping, receiver)
@@ -1495,6 +1546,27 @@ class _Run:
             mine = self.map_key(key, callee, mapping, receiver)
             if mine is not None:
                 self.freeze(node, mine, False, st)
+
+    def substitute(self, atoms, callee: FunctionInfo, mapping, receiver, st: State, node) -> frozenset:
+        """A callee's exit modes seen from the call: its entry atoms become the caller's state
+        at the call, and its setters become the call itself (the helper that set the mode)."""
+        new = set()
+        for kind, arg in atoms:
+            if kind in (ENTRY, ENTRY_T):
+                caller_key = self.map_key(arg, callee, mapping, receiver)
+                base = lookup_mode(st.modes, caller_key, st.trained, entry_ok(self.fn, caller_key)) \
+                    if caller_key else UNKNOWN_ATOMS
+                new |= after_training(base) if kind == ENTRY_T else base
+            elif kind in (EVAL, TRAIN_SET):
+                new.add((kind, node))
+            else:
+                new.add((kind, arg))
+        return frozenset(new)
+
+    @staticmethod
+    def _is_self_default(key: str, atoms) -> bool:
+        """``self.fc = nn.Linear(...)`` in __init__ only builds a part: nothing to carry over."""
+        return all(kind in ("new", "train") for kind, _ in atoms)
 
     def returned(self, result: Value, callee: FunctionInfo, mapping, st: State, node) -> Value:
         if result.kind == "module":
@@ -1524,6 +1596,7 @@ class _Run:
     def instantiate(self, node, cls: ClassInfo, args, st: State) -> Value:
         self.o.ensure_class(cls)
         init = cls.method("__init__")
+        init_modes: tuple = ()
         if init is not None:
             mapping = {}
             params = init.params[1:]
@@ -1536,10 +1609,13 @@ class _Run:
                     mapping[a.keyword.value] = v.key
             init.callsites.append(CallSite(node, self.fn, init, mapping, None, st.grad, st.modes,
                                            st.trained, tuple(self.loops), bool(self.regions), {}))
+            init_modes = tuple((key[4:], self.substitute(atoms, init, mapping, None, st, node))
+                               for key, atoms in sorted(init.exit_modes.items())
+                               if key.startswith("self.") and not self._is_self_default(key, atoms))
         if cls.is_module:
-            return Value("module", mode=TRAIN_ATOMS, cls=cls, mode_dep=self.o.class_mode_dep(cls),
-                         frozen=self.o.class_frozen_parts(cls))
-        return Value("object", cls=cls)
+            return Value("module", mode=NEW_ATOMS, cls=cls, mode_dep=self.o.class_mode_dep(cls),
+                         frozen=self.o.class_frozen_parts(cls), init_modes=init_modes)
+        return Value("object", cls=cls, init_modes=init_modes)
 
     # -- helpers -------------------------------------------------------------------------------
     def record(self, kind: str, node, event) -> None:

@@ -179,3 +179,22 @@ MODULE_ONLY_METHODS = frozenset({
     "named_children", "state_dict", "load_state_dict", "apply", "register_forward_hook",
     "register_forward_pre_hook", "register_buffer", "buffers", "named_buffers",
 })
+
+
+def names_grad_off_decorator(name: str) -> bool:
+    """A project's own wrapper named for no_grad/inference_mode (yolov5's
+    ``@smart_inference_mode()``): trusted to disable gradients as its name says."""
+    low = name.lower()
+    return "inference_mode" in low or "no_grad" in low
+
+
+# Tensor methods whose result holds indices or booleans: never part of the graph.
+INDEX_METHODS = frozenset({"argmax", "argmin", "argsort", "nonzero", "long", "int", "bool", "byte",
+                           "eq", "ne", "gt", "lt", "ge", "le", "isnan", "isinf", "isfinite", "sign"})
+INDEX_FUNCTIONS = frozenset({"torch.argmax", "torch.argmin", "torch.argsort", "torch.nonzero",
+                             "torch.eq", "torch.ne", "torch.gt", "torch.lt", "torch.isnan",
+                             "torch.isinf", "torch.isfinite", "torch.randint", "torch.randperm",
+                             "torch.arange", "torch.bucketize", "torch.searchsorted"})
+# (values, indices) pairs.
+PAIR_METHODS = frozenset({"max", "min", "topk", "sort", "median", "mode", "kthvalue", "cummax",
+                          "cummin"})

@@ -5,7 +5,8 @@ Train/eval mode atoms (sets of them describe what a model may be in):
                        a loader that returns eval-mode models); node is None for frameworks
   ("train_set", node)  ``.train()`` called explicitly at ``node`` and no training step since
                        (MC dropout and test-time adaptation switch to train on purpose)
-  ("train", None)      training mode by default (freshly built) or after a training step
+  ("new", None)        freshly built, in training mode, never trained or loaded (a smoke test)
+  ("train", None)      training mode, after a training step or a load of weights
   ("unknown", None)    nothing known (a model from an unknown call, a function nobody calls)
   ("entry", key)       whatever the callers of this function left ``key`` in
   ("entry_t", key)     the same, after a training step in this function
@@ -25,11 +26,13 @@ from typing import FrozenSet, Optional, Tuple
 
 import libcst as cst
 
-EVAL, TRAIN_SET, TRAIN, UNKNOWN, ENTRY, ENTRY_T = "eval", "train_set", "train", "unknown", "entry", "entry_t"
+EVAL, TRAIN_SET, TRAIN, NEW, UNKNOWN, ENTRY, ENTRY_T = ("eval", "train_set", "train", "new", "unknown",
+                                                       "entry", "entry_t")
 Atom = Tuple[str, object]
 Atoms = FrozenSet[Atom]
 
 TRAIN_ATOMS = frozenset({(TRAIN, None)})
+NEW_ATOMS = frozenset({(NEW, None)})
 UNKNOWN_ATOMS = frozenset({(UNKNOWN, None)})
 
 REQUIRES_GRAD = frozenset({"leaf_rg", "nonleaf"})
@@ -37,10 +40,11 @@ MAY_REQUIRE_GRAD = REQUIRES_GRAD | {"nonleaf_if_grad", "unknown"}
 
 
 def after_training(atoms: Atoms) -> Atoms:
-    """A training step turns an explicit ``.train()`` into plain training mode."""
+    """A training step (or loading weights) turns an explicit ``.train()`` or a fresh model
+    into plain training mode."""
     out = set()
     for kind, arg in atoms:
-        if kind == TRAIN_SET:
+        if kind in (TRAIN_SET, NEW):
             out.add((TRAIN, None))
         elif kind == ENTRY:
             out.add((ENTRY_T, arg))
@@ -93,6 +97,8 @@ class Value:
     sources: Tuple[Tuple[str, bool], ...] = ()  # params: (model key, filtered?) pairs
     bound_in: object = None           # innermost loop where this name was last bound fresh
     frozen: Tuple[str, ...] = ()      # parts of a new module built frozen ("" = all of it)
+    init_modes: Tuple = ()            # (".sub", atoms): modes its __init__ set on parts of itself
+    elements: Tuple = ()              # a tuple's elements ((values, indices) of x.max(1))
 
     def with_(self, **changes) -> "Value":
         return replace(self, **changes)

@@ -68,14 +68,60 @@ def says_training(names: Iterable[str]) -> bool:
     return any(_is_training_token(t) for n in names for t in tokens(n))
 
 
+# A callable named with one of these first is a function or method, not a model.
+_VERBS = frozenset({"run", "get", "compute", "build", "make", "create", "load", "init", "call",
+                    "apply", "forward", "predict", "evaluate", "eval", "train", "test", "update",
+                    "save", "set", "sample", "generate", "to", "is", "has", "freeze", "prepare",
+                    "configure", "setup", "export", "wrap", "unwrap", "print", "log", "plot"})
+# Prefixes of function names that build or fetch things rather than evaluate.
+_BUILDER_VERBS = frozenset({"get", "build", "create", "make", "load", "init", "set", "configure",
+                            "setup", "prepare", "register", "add", "parse", "download"})
+_DATA_WORDS = frozenset({"loader", "loaders", "dataloader", "dataloaders", "data", "dataset", "datasets",
+                         "dl", "ds", "batch", "batches", "samples", "set", "iter", "iterator", "x", "y",
+                         "images", "imgs", "inputs", "input", "features", "feats", "tokens", "ids",
+                         "seq", "sequences", "examples", "split", "queue", "stream"})
+
+
 @lru_cache(maxsize=4096)
 def is_model_name(key: str) -> bool:
-    """``model``, ``self.net``, ``netG``, ``resnet``: a name people give to a model."""
+    """``model``, ``self.net``, ``netG``, ``resnet``: a name people give to a model instance.
+
+    A CamelCase name (``ModelPrediction``, ``Net``) is a class: calling it builds, it does
+    not run a model; a verb first (``run_model``, ``get_model``) names a function.
+    """
     last = key.rsplit(".", 1)[-1]
-    for tok in tokens(last):
-        if tok in _MODEL_WORDS or tok.endswith("net") or tok.endswith("model"):
-            return True
+    if last[:1].isupper() and any(c.islower() for c in last):
+        return False
+    toks = [t.lower() for t in _SPLIT.split(last) if t]
+    if not toks or toks[0] in _VERBS:
+        return False
+    return any(t in _MODEL_WORDS or t.endswith("net") or t.endswith("model") for t in toks)
+
+
+def is_builder_name(name: str) -> bool:
+    """``get_eval_model``, ``build_test_loader``: fetches or builds, does not evaluate."""
+    toks = [t.lower() for t in _SPLIT.split(name) if t]
+    return bool(toks) and toks[0] in _BUILDER_VERBS
+
+
+def says_data(names: Iterable[str]) -> bool:
+    """Names of data to iterate over: ``loader``, ``val_dl``, ``batches``, ``testset``."""
+    for name in names:
+        for tok in tokens(name):
+            if tok in _DATA_WORDS or _is_inference_token(tok) or _is_training_token(tok):
+                return True
+            if tok.endswith(("loader", "loaders", "set", "data", "batches")):
+                return True
     return False
+
+
+def says_inference_data(name: str) -> bool:
+    """``x_test``, ``val_images``, ``testloader``: data of an evaluation split."""
+    toks = tokens(name)
+    if not says_inference([name]):
+        return False
+    return any(t in _DATA_WORDS or _is_inference_token(t) and t not in INFERENCE_WORDS for t in toks) \
+        or len(toks) == 1 and next(iter(toks)) not in INFERENCE_WORDS
 
 
 _NOT_MODEL_CLASS = frozenset({"config", "tokenizer", "dataset", "loader", "dataloader", "trainer",

@@ -55,3 +55,18 @@ def inside_own_model(event: ForwardCall) -> bool:
     key = event.key or ""
     return (fn.cls is not None and fn.cls.is_module
             and (key == "self" or key.startswith("self.")))
+
+
+def caller_owns_mode(event: ForwardCall) -> bool:
+    """For a ``self.*`` model in a method nobody in this file calls: the mode belongs to the
+    caller when the class is itself a model, or when its base class lives in another file
+    (template methods called from there)."""
+    if not (event.key == "self" or (event.key or "").startswith("self.")):
+        return False
+    cls = event.fn.cls
+    if cls is None:
+        return False
+    if cls.is_module:
+        return True
+    local = {b.name for b in cls.local_bases}
+    return any(name not in local and name != "object" for name in cls.base_names)

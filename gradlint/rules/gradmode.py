@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from . import rule
-from .common import is_model_call, owned_by_framework, shown
+from ..facts.values import NEW, UNKNOWN
+from .common import caller_owns_mode, is_model_call, owned_by_framework, shown
 
 
 @rule("GL201")
@@ -18,6 +19,11 @@ def grad_mode_missing(facts):
             continue
         grad = facts.resolve_grad(event.fn, event.grad)
         if not grad & {"on", "unknown"}:
+            continue
+        kinds = {kind for kind, _ in facts.resolve_modes(event.fn, event.modes)}
+        if kinds == {NEW}:
+            continue  # a model built here and never trained or loaded: a shape smoke test
+        if "on" not in grad and caller_owns_mode(event):
             continue
         region = event.regions[0]
         if (id(region.node), event.key) in seen:

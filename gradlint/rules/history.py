@@ -16,6 +16,8 @@ def history_accumulated(facts):
     for event in facts.events.accumulations.values():
         if (id(event.fn), event.name) in backpropagated:
             continue  # accumulated on purpose, then differentiated (gradient accumulation)
+        if not event.per_step and not (event.loop.trains or event.loop.data):
+            continue  # a loop over layers or scales inside one step (skip connections, feature lists)
         atoms = facts.resolve_tensor(event.fn, event.fact)
         if atoms != frozenset({"nonleaf"}):
             continue

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..facts.values import EVAL, TRAIN, TRAIN_SET, UNKNOWN
+from ..facts.values import EVAL, NEW, TRAIN, TRAIN_SET, UNKNOWN
 from . import code_of, rule
-from .common import inside_own_model, is_model_call, mode_dependent, owned_by_framework, shown
+from .common import caller_owns_mode, inside_own_model, is_model_call, mode_dependent, owned_by_framework, shown
 
 
 @rule("GL101")
@@ -20,7 +20,7 @@ def eval_mode_missing(facts):
         kinds = {kind for kind, _ in facts.resolve_modes(event.fn, event.modes)}
         if not kinds & {TRAIN, UNKNOWN}:
             continue
-        if kinds == {UNKNOWN} and inside_own_model(event):
+        if kinds == {UNKNOWN} and caller_owns_mode(event):
             continue  # a model's own predict/generate method: its caller sets the mode
         region = event.regions[0]
         if (id(region.node), event.key) in seen:
@@ -57,7 +57,7 @@ def train_mode_not_restored(facts):
         if not (facts.in_training_loop(event.loops) or facts.runs_in_training_loop(event.fn)):
             continue
         modes = facts.resolve_modes(event.fn, event.modes)
-        if not {kind for kind, _ in modes} & {TRAIN, TRAIN_SET, UNKNOWN}:
+        if not {kind for kind, _ in modes} & {TRAIN, TRAIN_SET, NEW, UNKNOWN}:
             continue  # always eval here: eval-mode training on purpose
         # loops that switch this model back to train mode themselves (the train/val phase loop)
         restoring = {id(loop) for kind, setter in modes if kind == TRAIN_SET and setter is not None
