@@ -31,8 +31,9 @@ def evaluate(net, batches):
 
 HIDDEN = {
     "GL101/bad_eval_by_getattr.py": MODEL + 'getattr(model, "ev" + "al")()\nprint(evaluate(model, val_batches))\n',
-    "GL101/bad_eval_by_apply.py": MODEL + ('model.apply(lambda m: setattr(m, "training", False))\n'
-                                           'print(evaluate(model, val_batches))\n'),
+    "GL101/bad_eval_by_unbound_method.py": MODEL + "nn.Module.eval(model)\nprint(evaluate(model, val_batches))\n",
+    "GL101/bad_eval_by_methodcaller.py": MODEL + ('import operator\noperator.methodcaller("ev" + "al")(model)\n'
+                                                  'print(evaluate(model, val_batches))\n'),
     "GL201/bad_grad_off_by_getattr.py": """
 import torch
 import torch.nn as nn
@@ -55,7 +56,8 @@ def hidden(tmp_path_factory):
 
 @pytest.mark.parametrize("name, needle", [
     ("GL101/bad_eval_by_getattr.py", "net(x)"),
-    ("GL101/bad_eval_by_apply.py", "net(x)"),
+    ("GL101/bad_eval_by_unbound_method.py", "net(x)"),
+    ("GL101/bad_eval_by_methodcaller.py", "net(x)"),
     ("GL201/bad_grad_off_by_getattr.py", "net(x)"),
 ])
 def test_hidden_route_is_flagged_but_not_reproduced(hidden, name, needle):
