@@ -217,34 +217,18 @@ class CallsMixin:
             return UNKNOWN_VALUE
         # an attribute holding a model: self.encoder(x)
         if key is not None:
-            callee = self.attribute_value(node.func, recv, meth, st)
+            callee = self.member(recv, meth, st)
             if self.is_model(callee):
                 return self.forward(node, callee, args, st)
             if callee.kind == "module":
                 return self.op([v for _, v in args], st, node, "a loss")
             if words.tokens(meth) & {"loss", "criterion"}:
                 return self.op([v for _, v in args], st, node, "a loss")
-        if meth in ("backward",) or (meth == "step" and args):
-            pass
         if recv.kind in ("unknown", "object") and meth in ("backward", "manual_backward"):
             self.backward(node, args[0][1].tensor if args and args[0][1].kind == "tensor" else None, st)
             return NUMBER
         self.hand_out(args, st)
         return UNKNOWN_VALUE
-
-    def attribute_value(self, func: cst.Attribute, recv: Value, attr: str, st: State) -> Value:
-        key = f"{recv.key}.{attr}"
-        bound = st.env.get(key)
-        if bound is not None:
-            return bound
-        if recv.cls is not None:
-            cls_value = recv.cls.attr(attr)
-            if cls_value is not None:
-                if cls_value.kind == "module":
-                    return Value("module", key=key, mode_dep=cls_value.mode_dep, has_params=cls_value.has_params,
-                                 cls=cls_value.cls)
-                return Value(cls_value.kind, key=key)
-        return Value("unknown", key=key)
 
     def _optimizer_named(self, key: Optional[str]) -> bool:
         if not key:

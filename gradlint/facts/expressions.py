@@ -134,9 +134,13 @@ class ExpressionsMixin:
             return NUMBER
         if base.key is None:
             return UNKNOWN_VALUE
-        key = base.key if attr in ("module", "_orig_mod") else f"{base.key}.{attr}"
         if attr in ("module", "_orig_mod"):
-            return base
+            return base  # DDP / torch.compile wrappers share the model's parameters and mode
+        return self.member(base, attr, st)
+
+    def member(self, base: Value, attr: str, st: State) -> Value:
+        """``base.attr`` for an object with a key: bound here, known from its class, or unknown."""
+        key = f"{base.key}.{attr}"
         bound = st.env.get(key)
         if bound is not None:
             return bound

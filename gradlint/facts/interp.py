@@ -91,8 +91,6 @@ class FileInterpreter:
         for c in cls.all_classes():
             if c.uses_training_flag:
                 return True
-            if not c.is_module and c is cls:
-                pass
             for q, n in zip(c.base_quals, c.base_names):
                 if q in torchapi.MODULE_BASES:
                     continue
