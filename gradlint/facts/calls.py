@@ -76,6 +76,10 @@ class CallsMixin:
             return self.op([v for _, v in args], st, node, "a loss")
         if callee.key and words.tokens(callee.key.rsplit(".", 1)[-1]) & {"loss", "criterion", "lossfn"}:
             return self.op([v for _, v in args], st, node, "a loss")
+        if callee.kind == "unknown" and callee.key and callee.key in self.fn.params:
+            # `def helper(m, x): return m(x)`: a model if the callers in this file pass one;
+            # the rules decide from the call sites' arguments (rules.common.model_value)
+            self.record_forward(node, callee, args, st)
         self.hand_out(args, st)
         return UNKNOWN_VALUE
 
@@ -106,6 +110,15 @@ class CallsMixin:
                           | frozenset(a for a in atoms if a[0] != "new"))
 
     def forward(self, node: cst.Call, callee: Value, args, st: State, generate: bool = False) -> Value:
+        self.record_forward(node, callee, args, st, generate)
+        key = callee.key
+        frozen = key is not None and any(key == k or key.startswith(k + ".") for k in st.frozen)
+        if generate:
+            return UNKNOWN_VALUE
+        return self.op([v for _, v in args], st, node, "the model's output", requires_grad=not frozen)
+
+    def record_forward(self, node: cst.Call, callee: Value, args, st: State, generate: bool = False) -> None:
+        """The event rules read: a model call with the modes and grad mode in force."""
         key = callee.key
         if key is not None:
             modes = lookup_mode(st.modes, key, st.trained, entry_ok(self.fn, key))
@@ -120,10 +133,6 @@ class CallsMixin:
         self.record("forward_calls", node, ForwardCall(
             node, self.fn, key, callee, st.grad, modes, tuple(self.loops), regions,
             generate=generate, certain=callee.kind == "module" or (key in self.fn.modulelike if key else False)))
-        frozen = key is not None and any(key == k or key.startswith(k + ".") for k in st.frozen)
-        if generate:
-            return UNKNOWN_VALUE
-        return self.op([v for _, v in args], st, node, "the model's output", requires_grad=not frozen)
 
     def method_call(self, node: cst.Call, recv: Value, meth: str, st: State) -> Value:
         key = recv.key

@@ -92,6 +92,8 @@ class ExpressionsMixin:
         name = node.value
         value = st.env.get(name)
         if value is not None:
+            if value.kind == "func" and isinstance(value.func, FunctionInfo):
+                value.func.escapes = True  # referenced, not called: callers unknown
             return value
         found = self.o.scopes.lookup(name, self.fn)
         if isinstance(found, FunctionInfo):
