@@ -28,7 +28,7 @@ from .output.text import use_color
 from .progress import Progress
 from .report import fix_hint, fix_summary, statistics as report_statistics, summary
 from .rules import implemented
-from .selection import SelectionError, parse_codes
+from .selection import Selection, SelectionError, parse_codes
 
 
 class _Fatal(click.ClickException):
@@ -69,6 +69,7 @@ def main() -> None:
     gradlint PATH...       lint files and folders (the default command)
     gradlint rules         list the rules
     gradlint explain CODE  print a rule's documentation
+    gradlint verify        prove the rules by running programs under runtime monitors
     """
 
 
@@ -211,3 +212,83 @@ def list_rules() -> None:
     for code in implemented():
         info = CATALOG[code]
         click.echo(f"{info.code}  {info.name:<40} {info.severity:<8} {info.summary}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
+              help="Device the programs run on (fixtures read it from GRADLINT_DEVICE).")
+@click.option("--select", multiple=True, help="Rule codes or prefixes to verify.")
+@click.option("--ignore", multiple=True, help="Rule codes or prefixes to skip.")
+@click.option("--run", "run_script", is_flag=True,
+              help="Run your own program: gradlint verify --run SCRIPT [ARGS...].")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--timeout", type=float, default=None,
+              help="Seconds before a program is stopped (default: 300 for --run, 120 per fixture).")
+@click.option("--fixtures", "fixtures_root", type=click.Path(file_okay=False), default=None,
+              help="The fixtures folder (default: fixtures/ of this checkout or the current folder).")
+@click.option("--jobs", "-j", type=int, default=0, help="Fixtures run at once (default: all cores).")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def verify(device, select, ignore, run_script, fmt, timeout, fixtures_root, jobs, args) -> None:
+    """Prove the rules by running programs under runtime monitors.
+
+    \b
+    gradlint verify [FIXTURES...]           every fixture (or the given ones): the rules' evidence
+    gradlint verify --run SCRIPT [ARGS...]  lint SCRIPT and the project files it imports, run it
+                                            once, and show each finding's measured effect
+    Verdicts: confirmed (effect measured at the line), not reproduced (the line ran, no
+    effect), not reached (the line never ran).
+    """
+    from .verify.runner import VerifyError
+
+    try:
+        selection = Selection(select or ("GL",), ignore)
+    except SelectionError as exc:
+        raise click.UsageError(str(exc))
+    try:
+        if run_script:
+            if not args:
+                raise click.UsageError("--run needs a SCRIPT to run")
+            _verify_program(args[0], args[1:], selection, device, timeout, fmt)
+        else:
+            _verify_fixtures(args, selection, device, timeout, fmt, fixtures_root, jobs)
+    except VerifyError as exc:
+        click.echo(f"gradlint verify: error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _verify_fixtures(paths, selection, device, timeout, fmt, root, jobs) -> None:
+    import time
+
+    from .verify import fixtures, report
+
+    started = time.perf_counter()
+    root = root or fixtures.default_root()
+    rows = fixtures.verify_fixtures(root, list(paths), selection, device, jobs, timeout or 120.0)
+    if fmt == "json":
+        report.write_json([r.as_json() for r in rows], sys.stdout)
+    else:
+        report.write_fixture_table(rows, sys.stdout)
+        click.echo(report.fixture_summary(rows, device, time.perf_counter() - started))
+    sys.exit(0 if all(r.ok for r in rows) else 1)
+
+
+def _verify_program(script, args, selection, device, timeout, fmt) -> None:
+    from .verify import program, report
+
+    timeout = timeout or program.DEFAULT_TIMEOUT
+    rows, run = program.verify_program(script, list(args), selection, device, timeout)
+    problem = run.problem(timeout)
+    if fmt == "json":
+        report.write_json([{k: r[k] for k in ("path", "line", "code", "verdict", "evidence")} for r in rows],
+                          sys.stdout)
+    else:
+        if rows:
+            report.write_program_table(rows, sys.stdout)
+        confirmed = sum(1 for r in rows if r["verdict"] == "confirmed")
+        click.echo(f"{len(rows)} finding{'s' if len(rows) != 1 else ''}, {confirmed} confirmed at run time "
+                   f"on {run.result.get('device') or device}.")
+    if problem:
+        click.echo(f"gradlint verify: {script}: {problem}", err=True)
+    if any(r["verdict"] == "confirmed" for r in rows):
+        sys.exit(1)
+    sys.exit(2 if problem else 0)

@@ -15,7 +15,9 @@ from typing import Dict, Optional, Tuple
 import libcst as cst
 
 from .events import Events
-from .interp import EVAL_HOOKS, HF_TRAINER_HOOKS, TRAIN_HOOKS, FileInterpreter, entry_ok, lookup_mode
+from .interp import FileInterpreter
+from .state import entry_ok, lookup_mode
+from .torchapi import EVAL_HOOKS, HF_TRAINER_HOOKS, TRAIN_HOOKS
 from .scopes import FunctionInfo, Scopes
 from .values import ENTRY, ENTRY_T, EVAL, TRAIN, UNKNOWN, after_training
 

@@ -41,9 +41,9 @@ def canonical(qualname: str) -> str:
 
 
 def _dotted(node: cst.CSTNode) -> Optional[str]:
-    if isinstance(node, cst.Name):
+    if type(node) is cst.Name:
         return node.value
-    if isinstance(node, cst.Attribute):
+    if type(node) is cst.Attribute:
         base = _dotted(node.value)
         return None if base is None else f"{base}.{node.attr.value}"
     return None
@@ -56,18 +56,18 @@ class ImportTable:
         self.names: Dict[str, str] = {}
 
     def add(self, node: cst.CSTNode) -> None:
-        if isinstance(node, cst.Import):
+        if type(node) is cst.Import:
             for alias in node.names:
                 full = _dotted(alias.name)
                 if full is None:
                     continue
-                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                if alias.asname is not None and type(alias.asname.name) is cst.Name:
                     self.names[alias.asname.name.value] = full
                 else:  # `import torch.nn` binds `torch`
                     root = full.split(".", 1)[0]
                     self.names[root] = root
-        elif isinstance(node, cst.ImportFrom):
-            if isinstance(node.names, cst.ImportStar):
+        elif type(node) is cst.ImportFrom:
+            if type(node.names) is cst.ImportStar:
                 return
             base = _dotted(node.module) if node.module is not None else ""
             if base is None:
@@ -78,16 +78,16 @@ class ImportTable:
                 if name is None:
                     continue
                 local = name
-                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                if alias.asname is not None and type(alias.asname.name) is cst.Name:
                     local = alias.asname.name.value
                 self.names[local] = f"{prefix}.{name}" if base else prefix + name
 
     def qualname(self, node: cst.CSTNode) -> Optional[str]:
         """``T.no_grad`` -> ``torch.no_grad`` when ``import torch as T``; None if not imported."""
-        if isinstance(node, cst.Name):
+        if type(node) is cst.Name:
             full = self.names.get(node.value)
             return canonical(full) if full is not None else None
-        if isinstance(node, cst.Attribute):
+        if type(node) is cst.Attribute:
             base = self.qualname(node.value)
             return None if base is None else canonical(f"{base}.{node.attr.value}")
         return None
@@ -99,25 +99,25 @@ def key_of(node: cst.CSTNode) -> Optional[str]:
     ``.module`` (DDP/DataParallel) and ``._orig_mod`` (torch.compile) are dropped: the
     wrapper and the wrapped model share parameters and train/eval mode.
     """
-    if isinstance(node, cst.Name):
+    if type(node) is cst.Name:
         return node.value
-    if isinstance(node, cst.Attribute):
+    if type(node) is cst.Attribute:
         base = key_of(node.value)
         if base is None:
             return None
         if node.attr.value in ("module", "_orig_mod"):
             return base
         return f"{base}.{node.attr.value}"
-    if isinstance(node, cst.Subscript) and len(node.slice) == 1 \
-            and isinstance(node.slice[0].slice, cst.Index):
+    if type(node) is cst.Subscript and len(node.slice) == 1 \
+            and type(node.slice[0].slice) is cst.Index:
         # model[0] / model["fc"] -> model.0 / model.fc, as named_parameters() names them
         index = node.slice[0].slice.value
         base = key_of(node.value)
         if base is None:
             return None
-        if isinstance(index, cst.Integer):
+        if type(index) is cst.Integer:
             return f"{base}.{index.value}"
-        if isinstance(index, cst.SimpleString) and index.raw_value.isidentifier():
+        if type(index) is cst.SimpleString and index.raw_value.isidentifier():
             return f"{base}.{index.raw_value}"
     return None
 

@@ -198,3 +198,17 @@ INDEX_FUNCTIONS = frozenset({"torch.argmax", "torch.argmin", "torch.argsort", "t
 # (values, indices) pairs.
 PAIR_METHODS = frozenset({"max", "min", "topk", "sort", "median", "mode", "kthvalue", "cummax",
                           "cummin"})
+
+
+# ---- frameworks -----------------------------------------------------------------------
+# Lightning and HF hooks: the framework sets eval mode and no_grad around them.
+EVAL_HOOKS = frozenset({
+    "validation_step", "test_step", "predict_step", "validation_step_end", "test_step_end",
+    "validation_epoch_end", "test_epoch_end", "on_validation_epoch_end", "on_test_epoch_end",
+    "on_validation_batch_end", "on_test_batch_end", "on_predict_batch_end",
+    "on_validation_epoch_start", "on_test_epoch_start", "on_validation_start", "on_test_start",
+    "on_validation_end", "on_test_end", "on_predict_epoch_end",
+})
+HF_TRAINER_HOOKS = frozenset({"evaluate", "prediction_step", "evaluation_loop", "predict",
+                              "compute_loss", "prediction_loop"})
+TRAIN_HOOKS = frozenset({"training_step", "training_step_end"})

@@ -21,7 +21,7 @@ this function's entry grad mode), "nograd" (computed under no_grad/inference_mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import FrozenSet, Optional, Tuple
 
 import libcst as cst
@@ -103,7 +103,12 @@ class Value:
     elements: Tuple = ()              # a tuple's elements ((values, indices) of x.max(1))
 
     def with_(self, **changes) -> "Value":
-        return replace(self, **changes)
+        """A copy with some fields changed (dataclasses.replace, without its __init__ cost)."""
+        new = object.__new__(Value)
+        fields = dict(self.__dict__)
+        fields.update(changes)
+        object.__setattr__(new, "__dict__", fields)
+        return new
 
 
 UNKNOWN_VALUE = Value("unknown")
@@ -113,7 +118,7 @@ NUMBER = Value("number")
 def join_values(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
     if a is None:
         return b
-    if b is None or a == b:
+    if b is None or a is b or a == b:
         return a
     if a.kind == b.kind == "tensor":
         return a.with_(tensor=a.tensor.join(b.tensor), key=a.key if a.key == b.key else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..fixes import gradmode as fixes
 from . import Report, rule
-from ..facts.values import NEW, UNKNOWN
+from ..facts.values import NEW
 from .common import caller_owns_mode, is_model_call, owned_by_framework, shown
 
 

@@ -1,0 +1,599 @@
+"""Calls: models run, modes set, tensors made, optimizers built, local functions applied."""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import libcst as cst
+
+from . import torchapi, words
+from .events import Backward, ForwardCall, OptimizerBuild, Region
+from .names import key_of
+from .scopes import CallSite, ClassInfo, FunctionInfo
+from .state import State, entry_ok, lookup_mode
+from .syntax import arg_of, const_bool, identifiers
+from .values import (ENTRY, ENTRY_T, EVAL, NEW_ATOMS, NUMBER, REQUIRES_GRAD, TRAIN_ATOMS, TRAIN_SET,
+                     UNKNOWN_ATOMS, UNKNOWN_TENSOR, UNKNOWN_VALUE, TensorFact, Value, after_training)
+
+_BUILTIN_PASSTHROUGH = frozenset({"list", "tuple", "iter", "sorted", "reversed", "enumerate", "tqdm",
+                                  "set", "next"})
+_BUILTIN_NUMBER = frozenset({"float", "int", "len", "bool", "str", "abs", "round", "isinstance",
+                             "hasattr", "callable", "repr", "format", "id", "range", "print"})
+
+
+class CallsMixin:
+    """Part of ``interp._Run``: calls."""
+
+    # -- calls ----------------------------------------------------------------------------
+    def call(self, node: cst.Call, st: State) -> Value:
+        func = node.func
+        qual = self.imports.qualname(func)
+        if qual is None and type(func) is cst.Attribute:
+            recv = self.ev(func.value, st)
+            return self.method_call(node, recv, func.attr.value, st)
+        args = [(a, self.ev(a.value, st)) for a in node.args]
+        if qual is not None:
+            return self.api_call(node, qual, args, st)
+        if type(func) is cst.Name:
+            name = func.value
+            bound = st.env.get(name)
+            found = None if bound is not None else self.o.scopes.lookup(name, self.fn)
+            if bound is not None and bound.kind == "func" and isinstance(bound.func, FunctionInfo):
+                found = bound.func
+            if isinstance(found, FunctionInfo):
+                return self.local_call(node, found, args, None, st)
+            if isinstance(found, ClassInfo):
+                return self.instantiate(node, found, args, st)
+            if bound is None and name in _BUILTIN_NUMBER:
+                return NUMBER
+            if bound is None and name in _BUILTIN_PASSTHROUGH:
+                first = arg_of(args, 0)
+                return first[1] if first is not None else UNKNOWN_VALUE
+            if bound is None and name == "filter":
+                second = arg_of(args, 1)
+                if second is not None and second[1].kind == "params":
+                    return second[1].with_(sources=tuple((k, True) for k, _ in second[1].sources))
+                return UNKNOWN_VALUE
+            if bound is None and name in ("sum", "max", "min"):
+                first = arg_of(args, 0)
+                if first is not None and first[1].kind == "list" and first[1].tensor is not None:
+                    return self.op([Value("tensor", tensor=first[1].tensor)], st, node, "arithmetic")
+                return self.op([v for _, v in args], st, node, "arithmetic")
+            if bound is None and name == "super":
+                return Value("object", key="self")
+            if bound is None and found is None and words.is_model_class_name(name):
+                return Value("module", mode=NEW_ATOMS)
+        callee = self.ev(func, st)
+        return self.call_value(node, callee, args, st)
+
+    def call_value(self, node: cst.Call, callee: Value, args, st: State) -> Value:
+        """Calling an object: a model's forward, a loss, or something opaque."""
+        if callee.kind == "func" and isinstance(callee.func, FunctionInfo):
+            return self.local_call(node, callee.func, args, None, st)
+        if self.is_model(callee):
+            return self.forward(node, callee, args, st)
+        if callee.kind == "module":  # a loss or other parameter-free layer
+            return self.op([v for _, v in args], st, node, "a loss")
+        if callee.key and words.tokens(callee.key.rsplit(".", 1)[-1]) & {"loss", "criterion", "lossfn"}:
+            return self.op([v for _, v in args], st, node, "a loss")
+        if callee.kind == "unknown" and callee.key and callee.key in self.fn.params:
+            # `def helper(m, x): return m(x)`: a model if the callers in this file pass one;
+            # the rules decide from the call sites' arguments (rules.common.model_value)
+            self.record_forward(node, callee, args, st)
+        self.hand_out(args, st)
+        return UNKNOWN_VALUE
+
+    def is_model(self, value: Value) -> bool:
+        if value.kind == "module":
+            return value.has_params is not False
+        if value.kind == "unknown" and value.key:
+            return value.key in self.fn.modulelike or words.is_model_name(value.key)
+        return False
+
+    def hand_out(self, args, st: Optional[State] = None) -> None:
+        """A model passed to an opaque callable may be run with gradients there, or have
+        weights loaded into it (``load_checkpoint(model, path)``)."""
+        models = [v for _, v in args if self.is_model(v)]
+        if models:
+            for r in self.regions:
+                r.hands_model_out = True
+        if st is not None:
+            for v in models:
+                if v.key is not None:
+                    self.loaded(st, v.key)
+
+    def loaded(self, st: State, key: str) -> None:
+        """Weights loaded into ``key``: no longer a fresh, untrained model."""
+        atoms = lookup_mode(st.modes, key, st.trained, entry_ok(self.fn, key))
+        if any(kind == "new" for kind, _ in atoms):
+            self.set_mode(st, key, after_training(frozenset(a for a in atoms if a[0] == "new"))
+                          | frozenset(a for a in atoms if a[0] != "new"))
+
+    def forward(self, node: cst.Call, callee: Value, args, st: State, generate: bool = False) -> Value:
+        self.record_forward(node, callee, args, st, generate)
+        key = callee.key
+        frozen = key is not None and any(key == k or key.startswith(k + ".") for k in st.frozen)
+        if generate:
+            return UNKNOWN_VALUE
+        return self.op([v for _, v in args], st, node, "the model's output", requires_grad=not frozen)
+
+    def record_forward(self, node: cst.Call, callee: Value, args, st: State, generate: bool = False) -> None:
+        """The event rules read: a model call with the modes and grad mode in force."""
+        key = callee.key
+        if key is not None:
+            modes = lookup_mode(st.modes, key, st.trained, entry_ok(self.fn, key))
+        else:
+            modes = callee.mode or TRAIN_ATOMS
+        regions = tuple(self.regions)
+        arg_names = [n for a, _ in args if a.keyword is None for n in identifiers(a.value)]
+        data_names = [n for n in arg_names if words.says_inference_data(n)]
+        if not regions and data_names and self.o.facts.framework_of(self.fn) is None \
+                and not self.o.facts.is_test_function(self.fn):
+            regions = (Region(node, self.fn, "call", f"call on `{data_names[0]}`"),)
+        self.record("forward_calls", node, ForwardCall(
+            node, self.fn, key, callee, st.grad, modes, tuple(self.loops), regions,
+            generate=generate, certain=callee.kind == "module" or (key in self.fn.modulelike if key else False)))
+
+    def method_call(self, node: cst.Call, recv: Value, meth: str, st: State) -> Value:
+        key = recv.key
+        # methods of local classes
+        if recv.cls is not None and recv.kind in ("module", "object", "class"):
+            method = recv.cls.method(meth)
+            if method is not None:
+                args = [(a, self.ev(a.value, st)) for a in node.args]
+                receiver = key if recv.kind != "class" else None
+                return self.local_call(node, method, args, receiver, st)
+        if meth == "eval" and not node.args:
+            return self.set_module_mode(recv, frozenset({(EVAL, node)}), st, node)
+        if meth == "train":
+            flag = True if not node.args else const_bool(node.args[0].value)
+            for a in node.args:
+                self.ev(a.value, st)
+            atoms = {True: frozenset({(TRAIN_SET, node)}), False: frozenset({(EVAL, node)}),
+                     None: frozenset({(TRAIN_SET, node), (EVAL, node)})}[flag]
+            return self.set_module_mode(recv, atoms, st, node)
+        args = [(a, self.ev(a.value, st)) for a in node.args]
+        if meth in torchapi.MODULE_ONLY_METHODS and key:
+            self.fn.modulelike.add(key)
+        if meth in ("load_state_dict", "load", "load_weights", "from_pretrained") and key \
+                and recv.kind in ("module", "unknown"):
+            self.loaded(st, key)
+        if meth in ("parameters", "named_parameters") and recv.kind not in ("tensor", "number"):
+            return Value("params", sources=((key, False),) if key else ())
+        if meth in ("modules", "children", "named_modules", "named_children") and key:
+            return Value("unknown", key=key)
+        if meth == "requires_grad_":
+            flag = True if not node.args else const_bool(args[0][0].value)
+            if recv.kind == "tensor":
+                fact = recv.tensor
+                if flag is not False and "nonleaf" not in fact.atoms:
+                    fact = TensorFact(frozenset({"leaf_rg"}), node, "", False, False, fact.dtype)
+                if key:
+                    st.env[key] = recv.with_(tensor=fact)
+                if flag is not False:
+                    self.grad_use()
+                return recv.with_(tensor=fact)
+            owner = key if recv.kind in ("module", "unknown") else self.param_owner(recv, node.func.value, st)
+            if recv.kind == "param":
+                owner = recv.key
+            if flag is not None:
+                self.freeze(node, owner, not flag, st)
+            if flag is not False:
+                self.grad_use()
+            return recv
+        if meth == "backward":
+            self.backward(node, recv.tensor if recv.kind == "tensor" else None, st)
+            return NUMBER
+        if meth == "step" and (recv.kind == "optimizer" or self._optimizer_named(key)
+                               or any(v.kind == "optimizer" for _, v in args)):
+            self.training_step(st, optimizer=True)
+            return NUMBER
+        if meth == "retain_grad" and recv.kind == "tensor" and key:
+            fact = recv.tensor
+            st.env[key] = recv.with_(tensor=TensorFact(fact.atoms, fact.origin, fact.how, fact.cuda_only,
+                                                       True, fact.dtype, fact.accum))
+            return NUMBER
+        if meth in ("append", "extend", "add", "insert", "appendleft") and args:
+            value = args[-1][1]
+            if meth == "extend" and value.kind == "list" and value.tensor is not None:
+                value = Value("tensor", tensor=value.tensor)
+            if key:
+                self.accumulate(node, key, recv, value, st, args[-1][0].value)
+                if value.kind == "tensor" and recv.kind in ("list", "unknown") and key in st.env:
+                    fact = value.tensor
+                    fact = TensorFact(fact.atoms, fact.origin, fact.how, fact.cuda_only, fact.retained,
+                                      fact.dtype, fact.accum | {key})
+                    old = st.env[key]
+                    merged = fact if old.tensor is None else old.tensor.join(fact)
+                    st.env[key] = Value("list", key=key, tensor=merged, bound_in=old.bound_in)
+            return NUMBER
+        if recv.kind in ("module", "unknown") and meth in ("to", "cuda", "cpu", "float", "half", "double",
+                                                            "bfloat16", "share_memory", "apply",
+                                                            "requires_grad_", "zero_grad") \
+                and (recv.kind == "module" or self.is_model(recv)):
+            return recv
+        if meth in ("generate",) and self.is_model(recv):
+            return self.forward(node, recv, args, st, generate=True)
+        if meth == "forward" and self.is_model(recv):
+            return self.forward(node, recv, args, st)
+        if recv.kind == "tensor":
+            return self.tensor_method(node, recv, meth, args, st)
+        if recv.kind == "list" and meth in ("pop",):
+            return Value("tensor", tensor=recv.tensor) if recv.tensor is not None else UNKNOWN_VALUE
+        if recv.kind == "import" and recv.qual:
+            return self.api_call(node, f"{recv.qual}.{meth}", args, st)
+        if recv.kind == "class" and recv.cls is not None:
+            return UNKNOWN_VALUE
+        # an attribute holding a model: self.encoder(x)
+        if key is not None:
+            callee = self.member(recv, meth, st)
+            if self.is_model(callee):
+                return self.forward(node, callee, args, st)
+            if callee.kind == "module":
+                return self.op([v for _, v in args], st, node, "a loss")
+            if words.tokens(meth) & {"loss", "criterion"}:
+                return self.op([v for _, v in args], st, node, "a loss")
+        if recv.kind in ("unknown", "object") and meth in ("backward", "manual_backward"):
+            self.backward(node, args[0][1].tensor if args and args[0][1].kind == "tensor" else None, st)
+            return NUMBER
+        self.hand_out(args, st)
+        return UNKNOWN_VALUE
+
+    def _optimizer_named(self, key: Optional[str]) -> bool:
+        if not key:
+            return False
+        toks = words.tokens(key.rsplit(".", 1)[-1])
+        return bool(toks & {"optimizer", "optim", "opt", "optimiser", "optimizers"}) or \
+            any(t.startswith("opt") and len(t) <= 5 for t in toks)
+
+    def set_module_mode(self, recv: Value, atoms, st: State, node) -> Value:
+        if recv.kind in ("tensor", "number", "optimizer"):
+            return UNKNOWN_VALUE
+        self.o.setter_loops[node] = tuple(self.loops)
+        if recv.key is not None:
+            self.fn.modulelike.add(recv.key)
+            self.set_mode(st, recv.key, atoms)
+            return recv
+        if recv.kind == "module":
+            return recv.with_(mode=atoms)
+        return UNKNOWN_VALUE
+
+    def tensor_method(self, node, recv: Value, meth: str, args, st: State) -> Value:
+        fact = recv.tensor or UNKNOWN_TENSOR
+        if meth in torchapi.NON_TENSOR_METHODS:
+            return NUMBER
+        if meth in torchapi.INDEX_METHODS:
+            return Value("tensor", tensor=TensorFact(frozenset({"plain"})))
+        if meth in torchapi.PAIR_METHODS and args:
+            values = self.op([recv] + [v for _, v in args], st, node, f"`.{meth}()`")
+            return Value("tuple", elements=(values, Value("tensor", tensor=TensorFact(frozenset({"plain"})))))
+        if meth in torchapi.DETACHING_METHODS:
+            return Value("tensor", tensor=TensorFact(frozenset({"detached"}), dtype=fact.dtype))
+        if meth in torchapi.CONVERSIONS:
+            return self.conversion(node, recv, meth, args, st)
+        if meth.endswith("_") and not meth.endswith("__"):
+            return recv  # in place: the same tensor
+        if meth == "clone":
+            return self.op([recv], st, node, "a .clone() copy")
+        return self.op([recv] + [v for _, v in args], st, node, f"`.{meth}()`")
+
+    def conversion(self, node, recv: Value, meth: str, args, st: State) -> Value:
+        """``.to()``/``.cuda()``/``.float()``: a copy (non-leaf) unless nothing changes."""
+        fact = recv.tensor or UNKNOWN_TENSOR
+        target_dtype = torchapi.DTYPE_METHODS.get(meth)
+        cuda_only = False
+        copies = False
+        if meth == "cuda":
+            copies = True
+        elif meth == "cpu" or meth == "contiguous":
+            copies = False
+        elif target_dtype is not None:
+            current = fact.dtype or "float32"
+            copies = target_dtype != current
+        elif meth in ("to", "type", "type_as"):
+            for a, v in args:
+                if a.keyword is not None and a.keyword.value not in ("device", "dtype"):
+                    continue
+                qual = v.qual if v.kind == "import" else None
+                if qual and qual.startswith("torch.") and qual.rsplit(".", 1)[-1] in (
+                        "float64", "double", "float16", "half", "bfloat16", "int64", "long", "int32"):
+                    copies = True
+                elif type(a.value) is cst.SimpleString:
+                    text = a.value.raw_value
+                    if text.startswith("cuda"):
+                        copies = True
+                    elif text != "cpu":
+                        cuda_only = True
+                elif v.kind == "tensor":
+                    cuda_only = True
+                elif qual not in ("torch.float32", "torch.float"):
+                    cuda_only = True  # a device variable: a copy on CUDA, the same tensor on CPU
+            copies = copies or cuda_only
+        if not copies:
+            return recv.with_(key=None) if recv.key else recv
+        result = self.op([recv], st, node, f"a `.{meth}()` copy")
+        out = result.tensor
+        if fact.atoms <= REQUIRES_GRAD and out is not None:
+            out = TensorFact(out.atoms, node, f"a `.{meth}()` copy", cuda_only and meth == "to" and not (
+                target_dtype), False, target_dtype or fact.dtype, out.accum)
+        return result.with_(tensor=out)
+
+    def backward(self, node, fact: Optional[TensorFact], st: State) -> None:
+        self.record("backwards", node, Backward(node, self.fn, fact))
+        self.grad_use()
+        self.training_step(st, optimizer=False)
+
+    def grad_use(self) -> None:
+        self.fn.uses_grad = True
+        for r in self.regions:
+            r.uses_grad = True
+
+    def training_step(self, st: State, optimizer: bool) -> None:
+        st.modes = {k: after_training(v) for k, v in st.modes.items()}
+        st.trained = frozenset({True})
+        for loop in self.loops:
+            loop.trains = True
+        self.fn.trains = True
+        if optimizer:
+            for r in self.regions:
+                r.optimizer_step = True
+
+    # -- torch and library calls ------------------------------------------------------------
+    def api_call(self, node: cst.Call, qual: str, args, st: State) -> Value:
+        nn_name = torchapi.nn_class(qual)
+        if nn_name is not None:
+            return self.nn_module(node, nn_name, args)
+        if qual == "torch.nn.Embedding.from_pretrained" or qual == "torch.nn.EmbeddingBag.from_pretrained":
+            freeze = arg_of(args, 1, "freeze")
+            frozen = freeze is None or const_bool(freeze[0].value) is not False
+            return Value("module", mode=TRAIN_ATOMS, mode_dep=False, has_params=True,
+                         frozen=("",) if frozen else ())
+        if qual in torchapi.WRAPPERS:
+            first = arg_of(args, 0)
+            if first is not None and first[1].kind in ("module", "unknown"):
+                return first[1]
+            return Value("module")
+        factory_mode = torchapi.model_factory_mode(qual)
+        if factory_mode is not None:
+            mode = frozenset({(EVAL, node)}) if factory_mode == "eval" else TRAIN_ATOMS
+            self.o.setter_loops[node] = tuple(self.loops)
+            return Value("module", mode=mode)
+        if torchapi.is_optimizer_class(qual):
+            return self.optimizer(node, args, st)
+        if torchapi.is_scheduler_class(qual):
+            return Value("scheduler")
+        if qual in torchapi.TENSOR_FACTORIES or qual == torchapi.PARAMETER:
+            return self.tensor_factory(node, qual, args)
+        if qual in ("torch.autograd.grad",):
+            first = arg_of(args, 0, "outputs")
+            self.record("backwards", node, Backward(node, self.fn,
+                                                    first[1].tensor if first and first[1].kind == "tensor" else None))
+            self.grad_use()
+            return UNKNOWN_VALUE
+        if qual in ("torch.autograd.backward",):
+            first = arg_of(args, 0, "tensors")
+            self.backward(node, first[1].tensor if first and first[1].kind == "tensor" else None, st)
+            return NUMBER
+        if qual in ("torch.stack", "torch.cat", "torch.concat", "torch.concatenate", "torch.hstack",
+                    "torch.vstack"):
+            first = arg_of(args, 0, "tensors")
+            if first is not None and first[1].kind == "list":
+                inner = Value("tensor", tensor=first[1].tensor) if first[1].tensor is not None else UNKNOWN_VALUE
+                return self.op([inner], st, node, f"`{qual}`")
+        if qual in torchapi.INDEX_FUNCTIONS:
+            return Value("tensor", tensor=TensorFact(frozenset({"plain"})))
+        if qual.rsplit(".", 1)[-1] in torchapi.PAIR_METHODS and qual.count(".") == 1 and len(args) > 1:
+            values = self.op([v for _, v in args], st, node, f"`{qual}`")
+            return Value("tuple", elements=(values, Value("tensor", tensor=TensorFact(frozenset({"plain"})))))
+        if torchapi.is_tensor_op(qual):
+            return self.op([v for _, v in args], st, node, f"`{qual}`")
+        if qual in torchapi.GRAD_CONTEXTS:
+            return Value("gradctx", qual=qual)
+        if words.is_model_class_name(qual.rsplit(".", 1)[-1]):
+            return Value("module", mode=NEW_ATOMS)  # a model class from elsewhere: built in train mode
+        self.hand_out(args, st)
+        return UNKNOWN_VALUE
+
+    def nn_module(self, node, name: str, args) -> Value:
+        if name in torchapi.MODE_DEPENDENT:
+            mode_dep: Optional[bool] = True
+            if name.startswith("Dropout") or name.endswith("Dropout"):
+                p = arg_of(args, 0, "p")
+                if p is not None and const_bool(p[0].value) is False:
+                    mode_dep = False
+        elif name in torchapi.MODE_DEPENDENT_IF:
+            kw = arg_of(args, -1, torchapi.MODE_DEPENDENT_IF[name])
+            if kw is None:
+                mode_dep = False
+            else:
+                flag = const_bool(kw[0].value)
+                mode_dep = None if flag is None else flag
+        elif name in torchapi.CONTAINERS:
+            mode_dep = False
+            for _, v in args:
+                if v.kind == "module":
+                    if v.mode_dep is True:
+                        mode_dep = True
+                        break
+                    if v.mode_dep is None:
+                        mode_dep = None
+                elif v.kind == "list":
+                    mode_dep = None if mode_dep is False else mode_dep
+                elif v.kind not in ("number",):
+                    mode_dep = None
+        else:
+            mode_dep = False
+        has_params = False if torchapi.nn_param_free(name) else None
+        return Value("module", mode=NEW_ATOMS, mode_dep=mode_dep, has_params=has_params)
+
+    def optimizer(self, node: cst.Call, args, st: Optional[State] = None) -> Value:
+        first = arg_of(args, 0, "params")
+        sources: Tuple[Tuple[str, bool], ...] = ()
+        classes: tuple = ()
+        if first is not None:
+            value = first[1]
+            if value.kind == "params":
+                sources = value.sources
+            elif value.kind == "param" and value.key:
+                sources = ((value.key, True),)
+        frozen = st.frozen if st is not None else frozenset()
+        earlier = self.events.optimizers.get(node)
+        if earlier is not None:  # a loop body seen again: frozen here on every pass
+            frozen = frozen & earlier.frozen_before
+        self.record("optimizers", node, OptimizerBuild(node, self.fn, sources, classes, frozen))
+        return Value("optimizer")
+
+    def tensor_factory(self, node, qual: str, args) -> Value:
+        rg = arg_of(args, -1, "requires_grad")
+        dtype = arg_of(args, -1, "dtype")
+        dtype_name = None
+        if dtype is not None and dtype[1].kind == "import" and dtype[1].qual:
+            dtype_name = {"float64": "float64", "double": "float64", "float16": "float16",
+                          "half": "float16", "bfloat16": "bfloat16", "float32": "float32",
+                          "float": "float32"}.get(dtype[1].qual.rsplit(".", 1)[-1])
+        if qual == torchapi.PARAMETER:
+            flag = True if rg is None else const_bool(rg[0].value)
+            first = arg_of(args, 0, "data")
+            if first is not None and first[1].kind == "tensor" and first[1].tensor.dtype:
+                dtype_name = first[1].tensor.dtype
+        else:
+            flag = False if rg is None else const_bool(rg[0].value)
+        atoms = {True: {"leaf_rg"}, False: {"plain"}, None: {"leaf_rg", "plain"}}[flag]
+        return Value("tensor", tensor=TensorFact(frozenset(atoms), node, "", False, False, dtype_name))
+
+    # -- local functions and classes ----------------------------------------------------------
+    def local_call(self, node: cst.Call, callee: FunctionInfo, args, receiver: Optional[str], st: State) -> Value:
+        self.o.run(callee)
+        mapping: Dict[str, Optional[str]] = {}
+        params = list(callee.params)
+        is_method = callee.cls is not None and params and params[0] in ("self", "cls") \
+            and "staticmethod" not in callee.decorator_names
+        if is_method:
+            params = params[1:]
+        positional = [(a, v) for a, v in args if a.keyword is None and not a.star]
+        for i, (a, v) in enumerate(positional):
+            if i < len(params):
+                mapping[params[i]] = v.key if v.key else key_of(a.value)
+        for a, v in args:
+            if a.keyword is not None:
+                mapping[a.keyword.value] = v.key if v.key else key_of(a.value)
+        if is_method and receiver is None and callee.cls is not None and self.fn.cls is not None \
+                and type(node.func) is cst.Attribute and key_of(node.func.value) in ("self", "cls"):
+            receiver = "self"
+        values: Dict[str, Value] = {}
+        for i, (a, v) in enumerate(positional):
+            if i < len(params):
+                values[params[i]] = v
+        for a, v in args:
+            if a.keyword is not None:
+                values[a.keyword.value] = v
+        callee.callsites.append(CallSite(node, self.fn, callee, mapping, receiver, st.grad, st.modes,
+                                         st.trained, tuple(self.loops), bool(self.regions), values))
+        self.apply_summary(node, callee, mapping, receiver, st)
+        result = callee.returns
+        if isinstance(result, Value):
+            return self.returned(result, callee, mapping, st, node)
+        return UNKNOWN_VALUE
+
+    def map_key(self, key: str, callee: FunctionInfo, mapping, receiver) -> Optional[str]:
+        root, _, rest = key.partition(".")
+        if callee.cls is not None and callee.params and root == callee.params[0] and root in ("self", "cls"):
+            base = receiver
+        elif root in callee.params:
+            base = mapping.get(root)
+        else:
+            return key  # a global: the same name in the caller
+        if base is None:
+            return None
+        return f"{base}.{rest}" if rest else base
+
+    def apply_summary(self, node, callee: FunctionInfo, mapping, receiver, st: State) -> None:
+        if callee.trains:
+            self.training_step(st, optimizer=False)
+        if callee.uses_grad:
+            self.grad_use()
+        for key, atoms in callee.exit_modes.items():
+            mine = self.map_key(key, callee, mapping, receiver)
+            if mine is None:
+                continue
+            self.o.setter_loops[node] = tuple(self.loops)
+            self.set_mode(st, mine, self.substitute(atoms, callee, mapping, receiver, st, node))
+            self.fn.modulelike.add(mine)
+        for key, frozen in list(callee.freezes.items()):
+            mine = self.map_key(key, callee, mapping, receiver)
+            if mine is not None:
+                self.freeze(node, mine, True, st)
+        for key in list(callee.unfreezes):
+            mine = self.map_key(key, callee, mapping, receiver)
+            if mine is not None:
+                self.freeze(node, mine, False, st)
+
+    def substitute(self, atoms, callee: FunctionInfo, mapping, receiver, st: State, node) -> frozenset:
+        """A callee's exit modes seen from the call: its entry atoms become the caller's state
+        at the call, and its setters become the call itself (the helper that set the mode)."""
+        new = set()
+        for kind, arg in atoms:
+            if kind in (ENTRY, ENTRY_T):
+                caller_key = self.map_key(arg, callee, mapping, receiver)
+                base = lookup_mode(st.modes, caller_key, st.trained, entry_ok(self.fn, caller_key)) \
+                    if caller_key else UNKNOWN_ATOMS
+                new |= after_training(base) if kind == ENTRY_T else base
+            elif kind in (EVAL, TRAIN_SET):
+                new.add((kind, node))
+            else:
+                new.add((kind, arg))
+        return frozenset(new)
+
+    @staticmethod
+    def _is_self_default(key: str, atoms) -> bool:
+        """``self.fc = nn.Linear(...)`` in __init__ only builds a part: nothing to carry over."""
+        return all(kind in ("new", "train") for kind, _ in atoms)
+
+    def returned(self, result: Value, callee: FunctionInfo, mapping, st: State, node) -> Value:
+        if result.kind == "module":
+            if result.key is not None:
+                mine = self.map_key(result.key, callee, mapping, None) if entry_ok(callee, result.key) else None
+                if mine is not None:
+                    return Value("module", key=mine, mode_dep=result.mode_dep, has_params=result.has_params,
+                                 cls=result.cls)
+                mode = frozenset((k, node) if k in (EVAL, TRAIN_SET) else (k, a)
+                                 for k, a in (result.mode or UNKNOWN_ATOMS))
+                self.o.setter_loops[node] = tuple(self.loops)
+                return result.with_(key=None, mode=mode)
+            return result
+        if result.kind == "tensor":
+            fact = result.tensor
+            if "nonleaf_if_grad" in fact.atoms:
+                atoms = set(fact.atoms - {"nonleaf_if_grad"})
+                for g in st.grad:
+                    atoms.add({"on": "nonleaf", "off": "nograd"}.get(g, "nonleaf_if_grad"))
+                fact = TensorFact(frozenset(atoms), fact.origin, fact.how, fact.cuda_only, fact.retained,
+                                  fact.dtype, frozenset())
+            return Value("tensor", tensor=fact)
+        if result.kind in ("optimizer", "params", "number"):
+            return Value(result.kind, sources=result.sources)
+        return UNKNOWN_VALUE
+
+    def instantiate(self, node, cls: ClassInfo, args, st: State) -> Value:
+        self.o.ensure_class(cls)
+        init = cls.method("__init__")
+        init_modes: tuple = ()
+        if init is not None:
+            mapping = {}
+            params = init.params[1:]
+            positional = [(a, v) for a, v in args if a.keyword is None and not a.star]
+            for i, (a, v) in enumerate(positional):
+                if i < len(params):
+                    mapping[params[i]] = v.key
+            for a, v in args:
+                if a.keyword is not None:
+                    mapping[a.keyword.value] = v.key
+            init.callsites.append(CallSite(node, self.fn, init, mapping, None, st.grad, st.modes,
+                                           st.trained, tuple(self.loops), bool(self.regions), {}))
+            init_modes = tuple((key[4:], self.substitute(atoms, init, mapping, None, st, node))
+                               for key, atoms in sorted(init.exit_modes.items())
+                               if key.startswith("self.") and not self._is_self_default(key, atoms))
+        if cls.is_module:
+            return Value("module", mode=NEW_ATOMS, cls=cls, mode_dep=self.o.class_mode_dep(cls),
+                         frozen=self.o.class_frozen_parts(cls), init_modes=init_modes)
+        return Value("object", cls=cls, init_modes=init_modes)

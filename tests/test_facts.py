@@ -1,0 +1,477 @@
+"""The facts layer on its own: names, scopes, modes, grad mode, tensors, regions, loops."""
+
+import textwrap
+
+import libcst as cst
+import pytest
+
+from gradlint.facts import FileFacts
+from gradlint.facts import words
+from gradlint.facts.names import ImportTable, key_of
+from gradlint.rules import code_of
+
+
+def facts_of(source: str, path: str = "m.py") -> FileFacts:
+    return FileFacts.build(cst.parse_module(textwrap.dedent(source)), path)
+
+
+def calls(facts: FileFacts, key: str):
+    """Forward-call events of the model ``key``, in source order."""
+    return [e for e in facts.events.forward_calls.values() if e.key == key]
+
+
+def modes(facts: FileFacts, event) -> set:
+    return {kind for kind, _ in facts.resolve_modes(event.fn, event.modes)}
+
+
+def grad(facts: FileFacts, event) -> set:
+    return set(facts.resolve_grad(event.fn, event.grad))
+
+
+# -- names -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("imports, expr, qualname", [
+    ("import torch as T", "T.no_grad", "torch.no_grad"),
+    ("from torch import no_grad", "no_grad", "torch.no_grad"),
+    ("import torch", "torch.autograd.no_grad", "torch.no_grad"),
+    ("import torch", "torch.autograd.grad_mode.inference_mode", "torch.inference_mode"),
+    ("from torch.nn import functional as F", "F.dropout", "torch.nn.functional.dropout"),
+    ("import torch.nn as nn", "nn.modules.linear.Linear", "torch.nn.Linear"),
+    ("from torch.nn.parallel import DistributedDataParallel as DDP", "DDP",
+     "torch.nn.parallel.DistributedDataParallel"),
+    ("from . import utils", "utils.evaluate", ".utils.evaluate"),
+    ("import numpy as np", "torch.no_grad", None),
+])
+def test_qualified_names_follow_imports_and_aliases(imports, expr, qualname):
+    table = ImportTable()
+    table.add(cst.parse_statement(imports).body[0])
+    assert table.qualname(cst.parse_expression(expr)) == qualname
+
+
+@pytest.mark.parametrize("expr, key", [
+    ("model", "model"),
+    ("self.model.encoder", "self.model.encoder"),
+    ("model.module", "model"),            # DDP / DataParallel wrapper
+    ("model._orig_mod.fc", "model.fc"),  # torch.compile wrapper
+    ("model[0]", "model.0"),
+    ("model['fc']", "model.fc"),
+    ("get_model().fc", None),
+    ("models[i]", None),
+])
+def test_keys_name_objects_as_named_parameters_does(expr, key):
+    assert key_of(cst.parse_expression(expr)) == key
+
+
+# -- words ---------------------------------------------------------------------------------
+
+def test_inference_words():
+    assert words.says_inference(["evaluate"]) and words.says_inference(["val_loader"])
+    assert words.says_inference(["testloader"]) and words.says_inference(["predict_step"])
+    assert not words.says_inference(["train_and_evaluate"])
+    assert not words.says_inference(["interval"])
+    assert words.is_builder_name("get_eval_model") and not words.is_builder_name("evaluate")
+
+
+def test_model_names():
+    assert all(words.is_model_name(n) for n in ["model", "self.net", "netG", "resnet", "model_ema"])
+    assert not any(words.is_model_name(n) for n in ["ModelPrediction", "Net", "run_model", "criterion"])
+    assert words.is_model_class_name("ResNet") and not words.is_model_class_name("GPTConfig")
+
+
+# -- scopes ----------------------------------------------------------------------------------
+
+def test_scopes_find_functions_classes_and_decorators():
+    facts = facts_of("""
+        import torch
+        import torch.nn as nn
+        import pytorch_lightning as pl
+        class Base(nn.Module):
+            pass
+        class Net(Base):
+            def forward(self, x):
+                return x
+        class Lit(pl.LightningModule):
+            def validation_step(self, batch):
+                def inner():
+                    return 1
+                return inner()
+        @torch.no_grad
+        def evaluate(model):
+            return model
+    """)
+    names = {fn.qualname for fn in facts.scopes.functions}
+    assert names == {"Net.forward", "Lit.validation_step", "Lit.validation_step.<locals>.inner", "evaluate"}
+    classes = {c.name: c for c in facts.scopes.classes}
+    assert classes["Net"].is_module and classes["Net"].local_bases == [classes["Base"]]
+    assert classes["Lit"].framework == "lightning"
+    evaluate = next(fn for fn in facts.scopes.functions if fn.name == "evaluate")
+    assert evaluate.decorator_quals == ["torch.no_grad"]
+    inner = next(fn for fn in facts.scopes.functions if fn.name == "inner")
+    assert facts.framework_of(inner) == "eval"
+
+
+# -- grad mode -------------------------------------------------------------------------------
+
+def test_grad_mode_from_with_blocks_decorators_and_set_grad_enabled():
+    facts = facts_of("""
+        import torch
+        from torch import no_grad
+        model = torch.nn.Linear(2, 2)
+        flag = True
+        out1 = model(x1)
+        with no_grad():
+            out2 = model(x2)
+        with torch.set_grad_enabled(flag):
+            out3 = model(x3)
+        with torch.inference_mode(), torch.enable_grad():
+            out4 = model(x4)
+        torch.set_grad_enabled(False)
+        out5 = model(x5)
+        @torch.no_grad
+        def f():
+            return model(x6)
+    """)
+    found = [grad(facts, e) for e in calls(facts, "model")]
+    assert found == [{"on"}, {"off"}, {"on", "off"}, {"on"}, {"off"}, {"off"}]
+
+
+def test_grad_mode_comes_from_every_caller_in_the_file():
+    facts = facts_of("""
+        import torch
+        model = torch.nn.Linear(2, 2)
+        def helper(m, x):
+            return m(x)
+        def lonely(m, x):
+            return m(x)
+        with torch.no_grad():
+            helper(model, 1)
+            helper(model, 2)
+    """)
+    helper_call, lonely_call = calls(facts, "m")
+    assert grad(facts, helper_call) == {"off"}
+    assert grad(facts, lonely_call) == {"unknown"}  # nobody in this file calls it
+
+
+def test_a_function_passed_around_has_unknown_callers():
+    facts = facts_of("""
+        import torch
+        model = torch.nn.Linear(2, 2)
+        def evaluate(m):
+            return m(1)
+        with torch.no_grad():
+            evaluate(model)
+        callbacks = [evaluate]
+    """)
+    [event] = calls(facts, "m")
+    assert grad(facts, event) == {"off", "unknown"}
+
+
+# -- train/eval mode ---------------------------------------------------------------------------
+
+def test_mode_of_a_model_and_of_its_parts():
+    facts = facts_of("""
+        import torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = nn.Linear(2, 2)
+                self.drop = nn.Dropout(0.1)
+            def forward(self, x):
+                return self.drop(self.encoder(x))
+        net = Net()
+        net(1)
+        net.load_state_dict(state)
+        net(2)
+        net.eval()
+        net.encoder(3)
+        net.train()
+        net(4)
+        net.train(False)
+        net(5)
+        net.train(flag)
+        net(6)
+    """)
+    found = [modes(facts, e) for e in calls(facts, "net")]
+    assert found == [{"new"}, {"train"}, {"train_set"}, {"eval"}, {"eval", "train_set"}]
+    [encoder] = calls(facts, "net.encoder")
+    assert modes(facts, encoder) == {"eval"}  # eval() on the model reaches its parts
+
+
+def test_a_training_step_turns_an_explicit_train_into_training_mode():
+    facts = facts_of("""
+        import torch
+        model = torch.nn.Linear(2, 2)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        model.train()
+        model(1)
+        loss = model(2).sum()
+        loss.backward()
+        opt.step()
+        model(3)
+    """)
+    found = [modes(facts, e) for e in calls(facts, "model")]
+    assert found == [{"train_set"}, {"train_set"}, {"train"}]
+
+
+def test_helper_effects_apply_at_the_call_with_the_call_as_setter():
+    facts = facts_of("""
+        import torch
+        def set_eval(m):
+            m.eval()
+        model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout())
+        set_eval(model)
+        model(1)
+    """)
+    [event] = calls(facts, "model")
+    [(kind, setter)] = facts.resolve_modes(event.fn, event.modes)
+    assert kind == "eval" and code_of(setter) == "set_eval(model)"
+
+
+def test_entry_mode_resolves_through_callers_methods_and_globals():
+    facts = facts_of("""
+        import torch
+        model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout())
+        @torch.no_grad()
+        def estimate():
+            return model(1)
+        class Trainer:
+            def __init__(self, net):
+                self.net = net
+            def validate(self):
+                return self.net(2)
+            def fit(self):
+                self.net.train()
+                self.validate()
+        model.eval()
+        estimate()
+        trainer = Trainer(model)
+        trainer.fit()
+    """)
+    [global_use] = calls(facts, "model")
+    assert modes(facts, global_use) == {"eval"}
+    [method_use] = calls(facts, "self.net")
+    assert modes(facts, method_use) == {"train_set"}
+
+
+def test_init_effects_reach_new_instances():
+    facts = facts_of("""
+        import torch
+        class Saliency:
+            def __init__(self, model):
+                self.model = model
+                self.model.eval()
+            def explain(self, x):
+                return self.model(x)
+        s = Saliency(torch.nn.Sequential(torch.nn.Dropout()))
+        s.explain(1)
+    """)
+    [event] = calls(facts, "self.model")
+    assert modes(facts, event) == {"eval"}
+
+
+def test_loaders_that_return_eval_mode_models():
+    facts = facts_of("""
+        from transformers import AutoModelForSequenceClassification
+        import torchvision
+        bert = AutoModelForSequenceClassification.from_pretrained("x")
+        bert(1)
+        resnet = torchvision.models.resnet18(weights=None)
+        resnet(2)
+    """)
+    assert modes(facts, calls(facts, "bert")[0]) == {"eval"}
+    assert modes(facts, calls(facts, "resnet")[0]) == {"train"}
+
+
+def test_layers_that_depend_on_mode():
+    facts = facts_of("""
+        import torch.nn as nn
+        class WithDropout(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1))
+        class Plain(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+        class FunctionalDropout(nn.Module):
+            def forward(self, x):
+                return nn.functional.dropout(x, training=self.training)
+        a, b, c = WithDropout(), Plain(), FunctionalDropout()
+        d = nn.LSTM(2, 2, num_layers=2, dropout=0.2)
+        e = nn.InstanceNorm1d(2)
+        a(1); b(1); c(1); d(1); e(1)
+    """)
+    dep = {e.key: e.value.mode_dep for e in facts.events.forward_calls.values()}
+    assert dep == {"a": True, "b": False, "c": True, "d": True, "e": False}
+
+
+# -- tensors ---------------------------------------------------------------------------------
+
+def tensor_atoms(facts, name):
+    read = next(e for e in facts.events.grad_reads.values() if e.name == name)
+    return facts.resolve_tensor(read.fn, read.fact), read.fact
+
+
+@pytest.mark.parametrize("make, atoms, cuda_only", [
+    ("torch.randn(3, requires_grad=True)", {"leaf_rg"}, False),
+    ("torch.randn(3, requires_grad=True) * 2", {"nonleaf"}, False),
+    ("torch.randn(3, requires_grad=True).double()", {"nonleaf"}, False),
+    ("torch.randn(3, requires_grad=True).float()", {"leaf_rg"}, False),  # float32 already: same tensor
+    ("torch.randn(3, requires_grad=True).to(device)", {"nonleaf"}, True),
+    ("torch.randn(3, requires_grad=True).to('cpu')", {"leaf_rg"}, False),
+    ("torch.randn(3, requires_grad=True).detach()", {"detached"}, False),
+    ("torch.randn(3).to(device).requires_grad_()", {"leaf_rg"}, False),
+    ("torch.nn.Linear(2, 2)(torch.randn(2))", {"nonleaf"}, False),
+])
+def test_leaf_and_non_leaf_tensors(make, atoms, cuda_only):
+    facts = facts_of(f"import torch\nt = {make}\nt.grad\n")
+    found, fact = tensor_atoms(facts, "t")
+    assert set(found) == atoms and fact.cuda_only == cuda_only
+
+
+def test_no_grad_retain_grad_and_requires_grad_assignment():
+    facts = facts_of("""
+        import torch
+        w = torch.randn(3, requires_grad=True)
+        with torch.no_grad():
+            a = w * 2
+        b = w * 2
+        b.retain_grad()
+        c = torch.tensor(2.0)
+        c.requires_grad = True
+        a.grad, b.grad, c.grad
+    """)
+    assert set(tensor_atoms(facts, "a")[0]) == {"nograd"}
+    assert tensor_atoms(facts, "b")[1].retained
+    assert set(tensor_atoms(facts, "c")[0]) == {"leaf_rg"}
+
+
+def test_a_name_rebound_in_a_loop_may_be_a_non_leaf():
+    facts = facts_of("""
+        import torch
+        w = torch.zeros(3, requires_grad=True)
+        for step in range(3):
+            g = w.grad
+            w = w - 0.1 * g
+    """)
+    assert set(tensor_atoms(facts, "w")[0]) == {"leaf_rg", "nonleaf"}
+
+
+def test_a_functions_tensors_follow_the_callers_grad_mode():
+    facts = facts_of("""
+        import torch
+        model = torch.nn.Linear(2, 2)
+        def forward_twice(x):
+            y = model(x)
+            y.grad
+        with torch.no_grad():
+            forward_twice(1)
+    """)
+    assert set(tensor_atoms(facts, "y")[0]) == {"nograd"}
+
+
+# -- regions and loops ------------------------------------------------------------------------
+
+def test_regions_from_function_names_loops_and_arguments():
+    facts = facts_of("""
+        import torch
+        model = torch.nn.Linear(2, 2)
+        def validate(m):
+            return m(1)
+        def get_eval_model():
+            return model(2)
+        for x in test_loader:
+            model(x)
+        model(x_test)
+        model(x, patch_valid)
+        for phase in ["train", "val"]:
+            model(3)
+    """)
+    labels = {code_of(e.node): [r.label for r in e.regions] for e in facts.events.forward_calls.values()}
+    assert labels == {
+        "m(1)": ["evaluation function `validate`"],
+        "model(2)": [],
+        "model(x)": ["loop over `test_loader`"],
+        "model(x_test)": ["call on `x_test`"],
+        "model(x, patch_valid)": [],
+        "model(3)": [],
+    }
+
+
+def test_regions_know_gradient_use_and_test_time_training():
+    facts = facts_of("""
+        import torch
+        model = torch.nn.Linear(2, 2)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        def saliency(m, x):
+            x.requires_grad_()
+            m(x).sum().backward()
+            return x.grad
+        def adapt(m, x):
+            m(x).sum().backward()
+            opt.step()
+    """)
+    regions = {e.fn.name: e.regions[0] for e in facts.events.forward_calls.values() if e.regions}
+    assert regions == {}  # neither name speaks of inference
+    facts = facts_of("""
+        import torch
+        model = torch.nn.Linear(2, 2)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        def predict_saliency(m, x):
+            x.requires_grad_()
+            m(x).sum().backward()
+        def test_adapt(m, x):
+            m(x).sum().backward()
+            opt.step()
+    """)
+    regions = {e.fn.name: e.regions[0] for e in facts.events.forward_calls.values() if e.regions}
+    assert regions["predict_saliency"].uses_grad and not regions["predict_saliency"].optimizer_step
+    assert regions["test_adapt"].optimizer_step
+
+
+def test_loops_know_whether_they_train_and_what_they_iterate():
+    facts = facts_of("""
+        import torch
+        model = torch.nn.Linear(2, 2)
+        def train_step(x):
+            model(x).sum().backward()
+        for epoch in range(3):
+            for batch in loader:
+                train_step(batch)
+        for layer in range(4):
+            pass
+    """)
+    loops = {code_of(info.node).splitlines()[0]: info for info in facts._interp.loop_infos.values()}
+    assert loops["for epoch in range(3):"].trains and not loops["for epoch in range(3):"].data
+    assert loops["for batch in loader:"].trains and loops["for batch in loader:"].data
+    assert not loops["for layer in range(4):"].trains
+
+
+# -- freezing and optimizers ------------------------------------------------------------------
+
+def test_freezes_and_optimizer_parameter_sources():
+    facts = facts_of("""
+        import torch
+        import torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = nn.Linear(2, 2)
+                self.head = nn.Linear(2, 2)
+                self.backbone.requires_grad_(False)
+        def freeze(m):
+            for p in m.parameters():
+                p.requires_grad = False
+        net = Net()
+        seq = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+        freeze(seq[0])
+        a = torch.optim.SGD(net.parameters(), lr=0.1)
+        b = torch.optim.SGD(filter(lambda p: p.requires_grad, seq.parameters()), lr=0.1)
+        c = torch.optim.SGD([p for p in seq.parameters() if p.requires_grad], lr=0.1)
+        d = torch.optim.SGD([{"params": seq[1].parameters()}, {"params": net.head.parameters()}], lr=0.1)
+    """)
+    sources = [b.sources for b in facts.events.optimizers.values()]
+    assert sources == [(("net", False),), (("seq", True),), (("seq", True),),
+                       (("seq.1", False), ("net.head", False))]
+    module = facts.scopes.module_fn
+    assert {"net.backbone", "seq.0"} <= set(module.freezes)
