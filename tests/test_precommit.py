@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Dict, List, Set
 
 import pytest
-from conftest import EVAL_BARE, EVAL_GOOD, ROOT, col_of, line_of, write
+from conftest import EVAL_BARE, EVAL_GOOD, MISC, ROOT, col_of, line_of, write
 
 ANCHOR = f"{line_of(EVAL_BARE, 'out = model(x)')}:{col_of(EVAL_BARE, 'out = model(x)', 'model(x)')}"
 
@@ -167,6 +167,31 @@ def test_notebooks_are_checked_too(sandbox):
     result = sandbox["pre_commit"]("run", "--files", "analysis.ipynb")
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"analysis.ipynb:cell 1:{ANCHOR}: GL101" in result.stdout
+
+
+def test_fix_args_rewrite_files_and_the_hook_reports_it(sandbox):
+    """`args: [--fix]` (the README's snippet): safe fixes are applied, pre-commit fails the hook
+    because a file changed, and what cannot be fixed safely is still reported."""
+    repo, env = sandbox["repo"], sandbox["env"]
+    config = repo / ".pre-commit-config.yaml"
+    original = config.read_text(encoding="utf-8")
+    config.write_text(original + "        args: [--fix]\n", encoding="utf-8")
+    _git("add", ".pre-commit-config.yaml", cwd=repo, env=env)
+    try:
+        write(repo, "misc_fix.py", MISC)
+        _git("add", "misc_fix.py", cwd=repo, env=env)  # pre-commit sees changes to tracked files
+        result = sandbox["pre_commit"]("run", "--files", "misc_fix.py")
+        output = result.stdout + result.stderr
+        assert result.returncode == 1, output
+        assert "files were modified by this hook" in output
+        assert "GL401" in output and "Fixed 3 problems" in output
+        text = (repo / "misc_fix.py").read_text(encoding="utf-8")
+        assert "model.eval()\n" in text and "with torch.no_grad():\n" in text
+    finally:
+        _git("reset", "-q", "--", "misc_fix.py", cwd=repo, env=env)  # unstage: later commits skip it
+        (repo / "misc_fix.py").unlink(missing_ok=True)
+        config.write_text(original, encoding="utf-8")
+        _git("add", ".pre-commit-config.yaml", cwd=repo, env=env)
 
 
 def test_git_commit_through_the_installed_hook(sandbox):
