@@ -250,6 +250,7 @@ class _Run(ExpressionsMixin, CallsMixin):
         if type(node) is cst.With:
             return self.with_(node, st)
         if isinstance(node, (cst.Try, cst.TryStar)):
+            returns_before = len(self.exits)
             body = self.block(_block_statements(node.body), st.copy())
             exc_entry = self.join(st, body)
             outs = []
@@ -263,6 +264,13 @@ class _Run(ExpressionsMixin, CallsMixin):
                 if s is not None:
                     merged = self.join(merged, s)
             if node.finalbody is not None:
+                # a return inside the try leaves through the finally block too (a mode restore)
+                returned = self.exits[returns_before:]
+                del self.exits[returns_before:]
+                for exit_state in returned:
+                    out = self.block(_block_statements(node.finalbody.body), exit_state.copy())
+                    if out is not None:
+                        self.exits.append(out)
                 final_in = merged if merged is not None else exc_entry.copy()
                 after = self.block(_block_statements(node.finalbody.body), final_in)
                 return after if merged is not None else None
