@@ -91,6 +91,57 @@ def test_no_grad_uses_the_files_own_torch_name_or_adds_import_torch():
     assert "@torch.no_grad()\ndef predict" in bare
 
 
+def test_plain_torch_name_is_preferred_and_missing_torch_is_imported_for_dtype():
+    text = ("import torch\nimport torch as T\nimport torch.nn as nn\nm = nn.Linear(2, 2)\nm.load_state_dict(T.load('w'))\n"
+            "for x in test_loader:\n    print(m(x))\n")
+    assert "with torch.no_grad():\n" in fixed(text, unsafe=True)
+    text = "from torch import randn\nw = randn(3, requires_grad=True).double()\n(w * 2).sum().backward()\nprint(w.grad)\n"
+    assert fixed(text, unsafe=True) == ("from torch import randn\nimport torch\nw = randn(3, dtype=torch.float64, "
+                                        "requires_grad=True)\n(w * 2).sum().backward()\nprint(w.grad)\n")
+
+
+TRAINING = ("import torch\nimport torch.nn as nn\n\nmodel = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))\n"
+            "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n")
+
+
+def test_train_goes_after_the_evaluation_block_not_before_it():
+    text = TRAINING + textwrap.dedent("""\
+        for epoch in range(3):
+            for x in data:
+                opt.zero_grad(); model(x).sum().backward(); opt.step()
+            model.eval()
+            with torch.no_grad():
+                print(model(val))
+        """)
+    out = fixed(text, unsafe=True)
+    assert "for epoch in range(3):\n    model.train()\n    for x in data:" in out
+    assert codes(out) == []
+
+
+def test_restore_in_try_finally_when_the_evaluation_returns_early():
+    text = TRAINING + textwrap.dedent("""\
+        def validate(model, loader):
+            for x in loader:
+                if x is None:
+                    return 0
+                out = model(x)
+            return out
+
+        for epoch in range(3):
+            for x in data:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            validate(model, data)
+        """)
+    out = fixed(text, unsafe=True)
+    assert ("    was_training = model.training\n    model.eval()\n    try:\n        for x in loader:\n"
+            in out)
+    assert "        return out\n    finally:\n        model.train(was_training)\n" in out
+    # the loop needs no model.train(): the helper restores the mode on every way out
+    assert "    model.train()\n" not in out and codes(out) == []
+
+
 def test_crlf_newlines_and_tab_indentation_are_kept():
     text = "import torch\n\nx = 1\nif x:\n\ttorch.no_grad()\n\ty = x\n\tprint(y)\n"
     out = fix_text(text.replace("\n", "\r\n"), "t.py", unsafe=True)[0]

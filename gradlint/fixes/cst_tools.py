@@ -209,6 +209,8 @@ def torch_ref(module: cst.Module, attr: str) -> Tuple[str, Tuple[str, ...]]:
     """
     table = module_imports(module)
     wanted = f"torch.{attr}"
+    if table.names.get("torch") == "torch":
+        return f"torch.{attr}", ()
     for local, full in sorted(table.names.items()):
         if full == "torch":
             return f"{local}.{attr}", ()

@@ -30,20 +30,21 @@ def _kwarg(name: str, value: cst.BaseExpression) -> cst.Arg:
                    comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
 
 
-def _moved_kwargs(facts, conversion: cst.Call, factory: cst.Call) -> Union[List[Tuple[str, cst.BaseExpression]], str]:
-    """(keyword, value) pairs that make the factory produce what the conversion produced, or why not."""
+def _moved_kwargs(facts, conversion: cst.Call, factory: cst.Call, imports: list
+                  ) -> Union[List[Tuple[str, cst.BaseExpression]], str]:
+    """(keyword, value) pairs that make the factory produce what the conversion produced, or why
+    not; modules the new code needs go into ``imports``."""
     method = conversion.func.attr.value
-    imports = facts.scopes.imports
+    table = facts.scopes.imports
     if method in torchapi.DTYPE_METHODS:
         if conversion.args:
             return "the conversion takes arguments"
         dtype = torchapi.DTYPE_METHODS[method]
         base = factory.func.value if isinstance(factory.func, cst.Attribute) else None
-        if base is not None and imports.qualname(base) == "torch":
+        if base is not None and table.qualname(base) == "torch":
             return [("dtype", expression(f"{code_of(base)}.{dtype}"))]
         ref, needed = torch_ref(facts.module, dtype)
-        if needed:
-            return "torch is not imported by name"
+        imports.extend(needed)
         return [("dtype", expression(ref))]
     if method == "cuda":
         if len(conversion.args) > 1 or (conversion.args and conversion.args[0].keyword is not None):
@@ -59,7 +60,7 @@ def _moved_kwargs(facts, conversion: cst.Call, factory: cst.Call) -> Union[List[
                     return f"`.to()` takes `{arg.keyword.value}=`"
                 pairs.append((arg.keyword.value, arg.value))
                 continue
-            qual = imports.qualname(arg.value) or ""
+            qual = table.qualname(arg.value) or ""
             is_dtype = qual.startswith("torch.") and qual.rsplit(".", 1)[-1] in _DTYPES
             pairs.append(("dtype" if is_dtype else "device", arg.value))
         if not pairs or len({k for k, _ in pairs}) != len(pairs):
@@ -78,7 +79,8 @@ def _into_factory(facts, event, conversion: cst.Call) -> Union[Fix, NotFixable, 
     keywords = [a.keyword.value for a in factory.args if a.keyword is not None]
     if "requires_grad" not in keywords:
         return None
-    pairs = _moved_kwargs(facts, conversion, factory)
+    imports: list = []
+    pairs = _moved_kwargs(facts, conversion, factory, imports)
     if isinstance(pairs, str):
         return NotFixable(pairs)
     if any(k in keywords for k, _ in pairs):
@@ -88,7 +90,7 @@ def _into_factory(facts, event, conversion: cst.Call) -> Union[Fix, NotFixable, 
     new_call = factory.with_changes(args=args[:where] + [_kwarg(k, v) for k, v in pairs] + args[where:])
     shown = ", ".join(f"{k}={code_of(v)}" for k, v in pairs)
     return Fix((Edit(conversion, lambda updated: new_call),),
-               f"create `{event.name}` as a leaf with `{shown}` in the factory", safe=False)
+               f"create `{event.name}` as a leaf with `{shown}` in the factory", safe=False, imports=tuple(imports))
 
 
 def keep_grad(facts, event) -> Union[Fix, NotFixable]:

@@ -63,8 +63,9 @@ class _Trains(cst.CSTVisitor):
             if getattr(callee, "trains", False):
                 self.found = True
         event = self.facts.events.forward_calls.get(node)
-        if event is not None and not event.regions and event.key == self.key:
-            self.found = True
+        if event is not None and not event.regions and event.key == self.key \
+                and self.facts.resolve_grad(event.fn, event.grad) != frozenset({"off"}):
+            self.found = True  # a forward that can be backpropagated (not an evaluation under no_grad)
         return not self.found
 
 

@@ -47,7 +47,7 @@ def place(facts, event) -> Union[Placement, NotFixable]:
         if not isinstance(node, cst.FunctionDef) or not isinstance(node.body, cst.IndentedBlock):
             return NotFixable("the evaluation function is written on one line")
         if root in fn.locals and root not in fn.params:
-            return NotFixable(f"`{root}` is created inside the evaluation function")
+            return NotFixable(f"`{root}` is bound inside the evaluation function")
         return Placement(model, function=node, restore=restore)
     found = enclosing_statement(fn.node, region.node)
     if found is None:
