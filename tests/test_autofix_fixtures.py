@@ -158,22 +158,21 @@ def fixed_anchors(fixture: Path, fixed: Path, unsafe: bool) -> Set[Tuple[int, st
     return {moved[(f.line, f.code)] for f in lint_text(text, str(fixture))} - after
 
 
-def test_verifier_measures_no_effect_where_fixes_applied():
-    """Each fixed program runs under the verifier's monitors; at each fixed finding's line (and,
-    for rules with a whole-run scan, anywhere in the program) the rule's effect is not
-    confirmed. The verifier's own fixture tests confirm the same effects on the unfixed code."""
+def verify_fixed(device: str, files) -> List[str]:
+    """Run each fixed program under the verifier's monitors on ``device``; what is still confirmed
+    at each fixed finding's line (and, for rules with a whole-run scan, anywhere in the program)."""
     CONFIRMED, SCANS, judge, Anchors, Observations, make_spec, run_child = _verifier()
     try:
         from gradlint.verify.runner import WarmPool
-        pool = WarmPool(1, "cpu") if WarmPool.available() else None
+        pool = WarmPool(1, device) if WarmPool.available() else None
     except ImportError:
         pool = None
     run = pool.run if pool is not None else (lambda spec, timeout: run_child(spec, timeout, capture=True))
     failures = []
     try:
-        for mode, path, fixture in fixed_files():
+        for mode, path, fixture in files:
             anchors = fixed_anchors(fixture, path, MODES[mode][1])
-            spec = make_spec(str(path), watch={str(path): sorted({line for line, _ in anchors})}, device="cpu")
+            spec = make_spec(str(path), watch={str(path): sorted({line for line, _ in anchors})}, device=device)
             obs = Observations(run(spec, 120.0).result)
             keys = Anchors()
             for line, code in sorted(anchors):
@@ -188,4 +187,29 @@ def test_verifier_measures_no_effect_where_fixes_applied():
     finally:
         if pool is not None:
             pool.close()
+    return failures
+
+
+def test_verifier_measures_no_effect_where_fixes_applied():
+    """Each fixed program runs under the verifier's monitors; at each fixed finding's line the
+    rule's effect is not confirmed. The verifier's own fixture tests confirm the same effects
+    on the unfixed code (except the [no-effect] and, on CPU, the [cuda] markers)."""
+    failures = verify_fixed("cpu", fixed_files())
+    assert not failures, "\n".join(failures)
+
+
+def test_verifier_on_cuda_proves_the_device_fix():
+    """`.to(device)` of a fresh leaf is a copy only on CUDA: there the verifier confirms GL401 on
+    the fixture and not on its fix (the device moved into the factory); every other fixed
+    program shows no effect on CUDA either."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    CONFIRMED, _, judge, Anchors, Observations, make_spec, run_child = _verifier()
+    fixture = FIXTURES / "GL401" / "bad_to_device_copy.py"
+    line = next(line for line, code in parse_expectations(fixture.read_text(encoding="utf-8")) if code == "GL401")
+    spec = make_spec(str(fixture), watch={str(fixture): [line]}, device="cuda")
+    outcome = judge("GL401", Observations(run_child(spec, 120.0, capture=True).result), Anchors().key(str(fixture), line))
+    assert outcome.verdict == CONFIRMED, outcome.evidence  # the bug is real here
+    failures = verify_fixed("cuda", fixed_files())
     assert not failures, "\n".join(failures)
