@@ -13,7 +13,7 @@ from gradlint.docs.__main__ import DEFAULT_OUT, main as generate, stale_files, w
 from gradlint.engine import lint_source
 from gradlint.rules import implemented
 
-SECTIONS = ["## What it does", "## Why is this bad?", "## Example", "## Use instead",
+SECTIONS = ["## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix",
             "## What the verifier measures"]
 
 
@@ -49,6 +49,21 @@ def test_page_has_ruff_sections_in_order(code):
     for section in SECTIONS:  # no empty section
         body = text.split(section, 1)[1].split("\n## ", 1)[0]
         assert len(body.strip()) > 20, (code, section)
+
+
+@pytest.mark.parametrize("code", sorted(DOCS))
+def test_fix_section_matches_what_the_fixer_does(code):
+    """A page that promises `--fix` keeps it: its example comes out clean (with --unsafe-fixes
+    where the page says unsafe); a page with no fix has an example the fixer leaves alone."""
+    from gradlint.autofix import fix_text
+    from gradlint.docs.fixes import FIXES
+
+    text = FIXES[code]
+    new, remaining, fixed = fix_text(DOCS[code].example, "example.py", unsafe="--unsafe-fixes" in text)
+    if "--fix" in text:
+        assert remaining == [] and fixed >= 1
+    else:
+        assert new == DOCS[code].example and [f.code for f in remaining] == [code]
 
 
 @pytest.mark.parametrize("code", sorted(DOCS))

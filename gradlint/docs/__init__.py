@@ -72,12 +72,19 @@ def render_markdown(doc: RuleDoc) -> str:
     lines += _section("Why is this bad?", doc.why)
     lines += _section("Example", _code(doc.example))
     lines += _section("Use instead", _code(doc.use_instead))
+    lines += _section("Fix", _fix_text(doc.code))
     if doc.not_flagged:
         lines += _section("Not flagged", doc.not_flagged)
     lines += _section("What the verifier measures", doc.verifier)
     lines += [f"Suppress one finding with `# noqa: {info.code}` on its line; turn the rule off with "
               f"`ignore = [\"{info.code}\"]` under `[tool.gradlint]`.", ""]
     return "\n".join(lines)
+
+
+def _fix_text(code: str) -> str:
+    from .fixes import FIXES
+
+    return FIXES[code].strip()
 
 
 def render_index() -> str:
