@@ -68,7 +68,8 @@ def test_eval_and_no_grad_on_the_same_loop_take_two_passes():
         """
     assert codes(text) == ["GL101", "GL201"]
     out = fixed(text, unsafe=True)
-    assert "# evaluate\nmodel.eval()\nwith torch.no_grad():\n    for x in test_loader:\n        print(model(x))\n" in out
+    assert ("# evaluate\nmodel.eval()\nwith torch.no_grad():\n"
+            "    for x in test_loader:\n        print(model(x))\n") in out
     assert codes(out, unsafe=True) == []
 
 
@@ -92,10 +93,11 @@ def test_no_grad_uses_the_files_own_torch_name_or_adds_import_torch():
 
 
 def test_plain_torch_name_is_preferred_and_missing_torch_is_imported_for_dtype():
-    text = ("import torch\nimport torch as T\nimport torch.nn as nn\nm = nn.Linear(2, 2)\nm.load_state_dict(T.load('w'))\n"
-            "for x in test_loader:\n    print(m(x))\n")
+    text = ("import torch\nimport torch as T\nimport torch.nn as nn\nm = nn.Linear(2, 2)\n"
+            "m.load_state_dict(T.load('w'))\nfor x in test_loader:\n    print(m(x))\n")
     assert "with torch.no_grad():\n" in fixed(text, unsafe=True)
-    text = "from torch import randn\nw = randn(3, requires_grad=True).double()\n(w * 2).sum().backward()\nprint(w.grad)\n"
+    text = ("from torch import randn\nw = randn(3, requires_grad=True).double()\n"
+            "(w * 2).sum().backward()\nprint(w.grad)\n")
     assert fixed(text, unsafe=True) == ("from torch import randn\nimport torch\nw = randn(3, dtype=torch.float64, "
                                         "requires_grad=True)\n(w * 2).sum().backward()\nprint(w.grad)\n")
 

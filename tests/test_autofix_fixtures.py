@@ -209,7 +209,8 @@ def test_verifier_on_cuda_proves_the_device_fix():
     fixture = FIXTURES / "GL401" / "bad_to_device_copy.py"
     line = next(line for line, code in parse_expectations(fixture.read_text(encoding="utf-8")) if code == "GL401")
     spec = make_spec(str(fixture), watch={str(fixture): [line]}, device="cuda")
-    outcome = judge("GL401", Observations(run_child(spec, 120.0, capture=True).result), Anchors().key(str(fixture), line))
+    observed = Observations(run_child(spec, 120.0, capture=True).result)
+    outcome = judge("GL401", observed, Anchors().key(str(fixture), line))
     assert outcome.verdict == CONFIRMED, outcome.evidence  # the bug is real here
     failures = verify_fixed("cuda", fixed_files())
     assert not failures, "\n".join(failures)

@@ -135,6 +135,10 @@ def detach_accumulated(facts, event) -> Union[Fix, NotFixable]:
     simple = isinstance(added, (cst.Name, cst.Attribute, cst.Call, cst.Subscript))
     text = code_of(added) if simple else f"({code_of(added).strip()})"
     new = expression(f"{text}.{method}()")
-    why = "" if use_item else (f": `{event.name}` is used as a tensor" if "." not in event.name
-                              else f": `{event.name}` may be read anywhere")
+    if use_item:
+        why = ""
+    elif "." in event.name:
+        why = f": `{event.name}` may be read anywhere"
+    else:
+        why = f": `{event.name}` is used as a tensor"
     return Fix((Edit(added, lambda updated: new),), f"accumulate `{text}.{method}()`{why}", safe=True)

@@ -12,7 +12,7 @@ holds the gradient (and the factory fixes change the random draws).
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple, Union
+from typing import List, Tuple, Union
 
 import libcst as cst
 
