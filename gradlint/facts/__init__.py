@@ -14,6 +14,7 @@ from typing import Dict, Optional, Tuple
 
 import libcst as cst
 
+from . import words
 from .events import Events
 from .interp import FileInterpreter
 from .state import entry_ok, lookup_mode
@@ -25,12 +26,12 @@ _UNKNOWN_MODE = frozenset({(UNKNOWN, None)})
 
 
 def is_test_path(path: str) -> bool:
-    """pytest's conventions: ``test_*.py``, ``*_test.py``, ``conftest.py``, or a tests/ folder."""
+    """pytest's conventions: ``test_*.py``, ``*_test.py``, ``conftest.py``, or a tests/ (testing/) folder."""
     norm = path.replace(os.sep, "/")
     base = norm.rsplit("/", 1)[-1]
     if base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py":
         return True
-    return any(part in ("tests", "test") for part in norm.split("/")[:-1])
+    return any(part in ("tests", "test", "testing") for part in norm.split("/")[:-1])
 
 
 class FileFacts:
@@ -73,7 +74,7 @@ class FileFacts:
             return False
         if fn.cls is not None and any(q and q.startswith("unittest") for q in fn.cls.base_quals):
             return True
-        return self.is_test_file and fn.name.startswith("test")
+        return self.is_test_file and "test" in words.tokens(fn.name)
 
     # -- resolution of entry atoms --------------------------------------------------------------
     def resolve_grad(self, fn: FunctionInfo, atoms) -> frozenset:

@@ -461,15 +461,11 @@ class _Run(ExpressionsMixin, CallsMixin):
         if type(target) is cst.StarredElement:
             self.assign(target.value, UNKNOWN_VALUE, st, stmt)
             return
-        if type(target) is cst.Subscript:
-            base = self.ev(target.value, st)
+        if type(target) is cst.Subscript:  # d[k] = v replaces; d[k] += v accumulates (aug_assign)
+            self.ev(target.value, st)
             for el in target.slice:
                 if type(el.slice) is cst.Index:
                     self.ev(el.slice.value, st)
-            constant_key = all(type(el.slice) is cst.Index and type(el.slice.value) is cst.SimpleString
-                               for el in target.slice)
-            if not constant_key and base.key:
-                self.accumulate(stmt, base.key, base, value, st, getattr(stmt, "value", None))
             return
         if type(target) is cst.Attribute and target.attr.value in _REQUIRES_GRAD_ATTRS:
             self.requires_grad_set(target, value, st, stmt)

@@ -54,10 +54,30 @@ def _is_training_token(tok: str) -> bool:
     return any(tok.startswith(w) and tok[len(w):] in _DATA_SUFFIXES for w in ("train", "trn"))
 
 
+# "generate" names generation with a model only for these objects (generate_inputs,
+# generate_config, generate_repro_string produce other things).
+_GENERATED = frozenset({"text", "texts", "sample", "samples", "image", "images", "tokens", "sequence",
+                        "sequences", "caption", "captions", "audio", "speech", "output", "outputs",
+                        "response", "responses", "answer", "answers", "completion", "completions",
+                        "video", "videos", "molecules", "music", "step"})
+
+
+def _generation_only(name: str) -> bool:
+    """``generate_inputs``: 'generate' is its only inference word and names no model output."""
+    toks = [t.lower() for t in _SPLIT.split(name) if t]
+    words_ = [t for t in toks if _is_inference_token(t)]
+    if not words_ or any(w not in ("generate", "generation") for w in words_):
+        return False
+    rest = [t for t in toks if t not in ("generate", "generation")]
+    return bool(rest) and not any(t in _GENERATED for t in rest)
+
+
 def says_inference(names: Iterable[str]) -> bool:
     """True when the names speak of evaluation/test/prediction and not of training."""
     inference = training = False
     for name in names:
+        if _generation_only(name):
+            continue
         for tok in tokens(name):
             inference = inference or _is_inference_token(tok)
             training = training or _is_training_token(tok)
@@ -80,6 +100,11 @@ _DATA_WORDS = frozenset({"loader", "loaders", "dataloader", "dataloaders", "data
                          "dl", "ds", "batch", "batches", "samples", "set", "iter", "iterator", "x", "y",
                          "images", "imgs", "inputs", "input", "features", "feats", "tokens", "ids",
                          "seq", "sequences", "examples", "split", "queue", "stream"})
+# What a loop iterates when it goes over steps of data (a loop over `x` or `inputs` walks a
+# sequence inside one step).
+_LOOP_DATA_WORDS = frozenset({"loader", "loaders", "dataloader", "dataloaders", "data", "dataset",
+                              "datasets", "dl", "ds", "batches", "examples", "split", "queue", "stream",
+                              "iterator", "epoch", "epochs"})
 
 
 @lru_cache(maxsize=4096)
@@ -95,7 +120,18 @@ def is_model_name(key: str) -> bool:
     toks = [t.lower() for t in _SPLIT.split(last) if t]
     if not toks or toks[0] in _VERBS:
         return False
-    return any(t in _MODEL_WORDS or t.endswith("net") or t.endswith("model") for t in toks)
+    if "." in key and not _plausible_owner(key.rsplit(".", 1)[0]):
+        return False  # solver.model, writer.generator: another library's object
+    named = [t for t in toks if t in _MODEL_WORDS or t.endswith("net") or t.endswith("model")]
+    if named and set(named) <= {"generator"} and len(toks) > 1:
+        return False  # config_generator, data_generator: Python generators
+    return bool(named)
+
+
+def _plausible_owner(owner: str) -> bool:
+    """``self``, ``self.trainer``, ``model``, ``net.module``: something that holds models."""
+    root = owner.split(".", 1)[0]
+    return root in ("self", "cls") or is_model_name(owner) or is_model_name(root)
 
 
 def is_builder_name(name: str) -> bool:
@@ -108,7 +144,7 @@ def says_data(names: Iterable[str]) -> bool:
     """Names of data to iterate over: ``loader``, ``val_dl``, ``batches``, ``testset``."""
     for name in names:
         for tok in tokens(name):
-            if tok in _DATA_WORDS or _is_inference_token(tok) or _is_training_token(tok):
+            if tok in _LOOP_DATA_WORDS or _is_inference_token(tok) or _is_training_token(tok):
                 return True
             if tok.endswith(("loader", "loaders", "set", "data", "batches")):
                 return True
