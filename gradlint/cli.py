@@ -17,6 +17,7 @@ from typing import List, Tuple
 import click
 
 from . import __version__
+from .cache import DEFAULT_DIR as DEFAULT_CACHE
 from .catalog import CATALOG
 from .config import ConfigError, Overrides, Resolver, parse_per_file_ignores
 from .discovery import discover
@@ -116,6 +117,10 @@ def _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_e
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when problems are found.")
 @click.option("--quiet", "-q", is_flag=True, help="Print the findings only: no summary, no progress.")
 @click.option("--jobs", "-j", type=int, default=0, help="Processes to use (default: all cores).")
+@click.option("--no-cache", is_flag=True,
+              help="Lint every file again instead of reusing unchanged files' results from .gradlint_cache/.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="GRADLINT_CACHE_DIR",
+              help="Where results are cached (default: .gradlint_cache in the current folder).")
 @click.option("--fix", is_flag=True, help="Apply the safe fixes in place; report what remains.")
 @click.option("--diff", is_flag=True,
               help="Print the fixes as a unified diff and change nothing (exit 1 when there is a change).")
@@ -123,7 +128,7 @@ def _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_e
               help="With --fix or --diff, also apply fixes that change more than the bug (outputs, training).")
 def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
           force_exclude, config, isolated, output_format, statistics, exit_zero, quiet, jobs,
-          fix, diff, unsafe_fixes) -> None:
+          no_cache, cache_dir, fix, diff, unsafe_fixes) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
     resolver = _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
                          config, isolated)
@@ -146,7 +151,7 @@ def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignore
             findings = sorted(f for r in results for f in r.findings)
         else:
             findings = lint_paths(files, jobs=jobs, selection_for=selections.__getitem__, progress=progress,
-                                  fixes="notes")
+                                  fixes="notes", cache_dir=None if no_cache else (cache_dir or DEFAULT_CACHE))
     except LintCrash as exc:
         raise _Fatal(str(exc))
     finally:

@@ -14,6 +14,7 @@ from typing import Callable, Iterable, List, Optional, Sequence
 
 import libcst as cst
 
+from .cache import Cache
 from .facts import FileFacts
 from .finding import Finding
 from .noqa import apply_noqa
@@ -104,8 +105,21 @@ class LintCrash(Exception):
 
 
 def _lint_one(args) -> List[Finding]:
-    path, selection, fixes = args
-    return lint_file(path, selection, fixes)
+    path, selection, fixes, cache_dir = args
+    if cache_dir is None:
+        return lint_file(path, selection, fixes)
+    cache = Cache(cache_dir)
+    try:
+        with open(path, "rb") as handle:
+            key = cache.key(path, handle.read(), (selection or Selection()).codes(implemented()), fixes)
+    except OSError:
+        return lint_file(path, selection, fixes)
+    cached = cache.get(path, key)
+    if cached is not None:
+        return cached
+    findings = lint_file(path, selection, fixes)
+    cache.put(path, key, findings)
+    return findings
 
 
 class _Guarded:
@@ -152,13 +166,14 @@ def map_files(func, tasks: Sequence[tuple], jobs: int = 0, progress=None) -> lis
 
 def lint_paths(files: Iterable[str], selection: Optional[Selection] = None, jobs: int = 0,
                progress=None, selection_for: Optional[Callable[[str], Selection]] = None,
-               fixes: str = "") -> List[Finding]:
+               fixes: str = "", cache_dir: Optional[str] = None) -> List[Finding]:
     """Lint many files, in parallel when it pays; findings come back sorted.
 
     ``selection_for(path)``, when given, picks each file's rules (configuration and
     per-file ignores); it runs in this process. ``fixes="notes"`` attaches each finding's
-    ``FixNote``. A crash raises ``LintCrash``.
+    ``FixNote``. With ``cache_dir``, an unchanged file's findings come from the cache
+    (``gradlint.cache``). A crash raises ``LintCrash``.
     """
     selection = selection or Selection()
-    tasks = [(f, selection_for(f) if selection_for else selection, fixes) for f in files]
+    tasks = [(f, selection_for(f) if selection_for else selection, fixes, cache_dir) for f in files]
     return sorted(f for result in map_files(_lint_one, tasks, jobs, progress) for f in result)
