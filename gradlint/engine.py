@@ -155,13 +155,24 @@ def map_files(func, tasks: Sequence[tuple], jobs: int = 0, progress=None) -> lis
             if progress:
                 progress(task[0])
     else:
-        chunk = max(1, min(16, len(tasks) // (jobs * 4)))
+        # Largest files first, in small chunks: a few big files (timm has 5,000-line ones)
+        # must not leave the other workers idle at the end.
+        order = sorted(range(len(tasks)), key=lambda i: -_size(tasks[i][0]))
+        chunk = max(1, min(4, len(tasks) // (jobs * 8)))
+        results = [None] * len(tasks)
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for task, result in zip(tasks, pool.map(run, tasks, chunksize=chunk)):
-                results.append(result)
+            for i, result in zip(order, pool.map(run, [tasks[i] for i in order], chunksize=chunk)):
+                results[i] = result
                 if progress:
-                    progress(task[0])
+                    progress(tasks[i][0])
     return results
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def lint_paths(files: Iterable[str], selection: Optional[Selection] = None, jobs: int = 0,
