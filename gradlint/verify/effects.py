@@ -316,6 +316,21 @@ def _exceptions(obs: Observations, at: Optional[Anchor], kind: str, pattern) -> 
     return [e for e in items if e["type"] == kind and pattern.search(e.get("message", ""))]
 
 
+def _raised_scan(obs: Observations, kind: str, pattern, absent: str):
+    """Whole-run scan of a good fixture for the exception a rule predicts."""
+    raised = _exceptions(obs, None, kind, pattern)
+    return ([((e["path"], e["line"]), f"{kind}: {_first_line(e['message'])}") for e in raised if e.get("path")],
+            absent)
+
+
+def _raised_at(obs: Observations, at: Anchor, kind: str, pattern, ran: str) -> Outcome:
+    """Confirmed when the predicted exception was raised at the line."""
+    raised = _exceptions(obs, at, kind, pattern)
+    if raised:
+        return Outcome(CONFIRMED, f"{kind}: {_first_line(raised[0]['message'])}")
+    return Outcome(NOT_REPRODUCED, f"{ran} {_times(obs.runs(at))} without error")
+
+
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
@@ -346,9 +361,7 @@ def grad_mode_context_not_entered(obs: Observations, at: Anchor) -> Outcome:
 
 @scan("GL202")
 def scan_context(obs: Observations):
-    raised = _exceptions(obs, None, "TypeError", _CONTEXT_ERROR)
-    return ([((e["path"], e["line"]), f"TypeError: {_first_line(e['message'])}") for e in raised if e.get("path")],
-            "no context-manager TypeError")
+    return _raised_scan(obs, "TypeError", _CONTEXT_ERROR, "no context-manager TypeError")
 
 
 _NO_GRAPH = re.compile(r"does not require grad|does not have a grad_fn|[Ii]nference tensors? .*backward|"
@@ -357,17 +370,12 @@ _NO_GRAPH = re.compile(r"does not require grad|does not have a grad_fn|[Ii]nfere
 
 @effect("GL203")
 def backward_under_no_grad(obs: Observations, at: Anchor) -> Outcome:
-    raised = _exceptions(obs, at, "RuntimeError", _NO_GRAPH)
-    if raised:
-        return Outcome(CONFIRMED, f"RuntimeError: {_first_line(raised[0]['message'])}")
-    return Outcome(NOT_REPRODUCED, f"backward ran {_times(obs.runs(at))} without error")
+    return _raised_at(obs, at, "RuntimeError", _NO_GRAPH, "backward ran")
 
 
 @scan("GL203")
 def scan_backward(obs: Observations):
-    raised = _exceptions(obs, None, "RuntimeError", _NO_GRAPH)
-    return ([((e["path"], e["line"]), f"RuntimeError: {_first_line(e['message'])}") for e in raised if e.get("path")],
-            "backward never failed for want of a graph")
+    return _raised_scan(obs, "RuntimeError", _NO_GRAPH, "backward never failed for want of a graph")
 
 
 # -- GL3xx: freezing --------------------------------------------------------------------------
@@ -445,17 +453,12 @@ _LEAF_FLAG = re.compile(r"requires_grad flags of leaf variables|leaf variables")
 
 @effect("GL303")
 def requires_grad_on_non_leaf(obs: Observations, at: Anchor) -> Outcome:
-    raised = _exceptions(obs, at, "RuntimeError", _LEAF_FLAG)
-    if raised:
-        return Outcome(CONFIRMED, f"RuntimeError: {_first_line(raised[0]['message'])}")
-    return Outcome(NOT_REPRODUCED, f"the assignment ran {_times(obs.runs(at))} without error")
+    return _raised_at(obs, at, "RuntimeError", _LEAF_FLAG, "the assignment ran")
 
 
 @scan("GL303")
 def scan_leaf_flag(obs: Observations):
-    raised = _exceptions(obs, None, "RuntimeError", _LEAF_FLAG)
-    return ([((e["path"], e["line"]), f"RuntimeError: {_first_line(e['message'])}") for e in raised if e.get("path")],
-            "no requires_grad assignment failed")
+    return _raised_scan(obs, "RuntimeError", _LEAF_FLAG, "no requires_grad assignment failed")
 
 
 # -- GL4xx: .grad of non-leaf tensors ------------------------------------------------------------
