@@ -1,8 +1,8 @@
 """Rewrite the expected fixed texts in tests/data/ from the fixtures: ``python tests/update_fixed.py``.
 
 ``tests/data/fixed/<CODE>/<fixture>`` is what ``gradlint --fix`` makes of a bad fixture,
-``tests/data/fixed-unsafe/<CODE>/<fixture>`` what ``--fix --unsafe-fixes`` makes of it; a
-fixture the mode leaves unchanged has no file there. Review the diff before committing:
+``tests/data/fixed-unsafe/<CODE>/<fixture>`` what ``--fix --unsafe-fixes`` makes of it when
+that differs from the safe result; a fixture the mode leaves unchanged has no file there. Review the diff before committing:
 these files are the autofix tests' ground truth (tests/test_autofix_fixtures.py).
 """
 
@@ -29,10 +29,13 @@ def main() -> int:
     written = removed = 0
     for path in sorted((ROOT / "fixtures").glob("GL*/bad_*.py")):
         text = path.read_text(encoding="utf-8")
+        safe_result = text
         for folder, unsafe in MODES.items():
             target = DATA / folder / path.parent.name / path.name
             new, _, _ = fix_text(text, fixture_path(path), unsafe=unsafe)
-            if new != text:
+            if not unsafe:
+                safe_result = new
+            if new != (safe_result if unsafe else text):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with open(target, "w", encoding="utf-8", newline="") as handle:
                     handle.write(new)
