@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from .finding import Finding
-from .source import SourceError
+from .source import SourceError, read_bytes
 
 SUFFIX = ".ipynb"
 
@@ -202,11 +202,7 @@ def notebook_source(data: Any) -> NotebookSource:
 
 def read_notebook(path: str) -> NotebookSource:
     """Read and convert a notebook; ``SourceError`` (an E902 finding) when it is not one."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise SourceError(f"cannot read: {exc.strerror or exc}") from None
+    data = read_bytes(path)
     try:
         parsed = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:

@@ -32,13 +32,17 @@ def decode(data: bytes) -> str:
     return text
 
 
-def read_source(path: str) -> str:
+def read_bytes(path: str) -> bytes:
+    """A file's bytes; ``SourceError`` (an E902 finding) when it cannot be read."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read()
     except OSError as exc:
         raise SourceError(f"cannot read: {exc.strerror or exc}") from None
-    return decode(data)
+
+
+def read_source(path: str) -> str:
+    return decode(read_bytes(path))
 
 
 # A file that mentions none of these cannot trigger any rule: every rule needs torch,
