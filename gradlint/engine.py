@@ -23,7 +23,7 @@ from .positions import anchor_positions
 from .fixes import FixNote
 from .rules import implemented, run_reports
 from .selection import Selection
-from .source import SourceError, describe_syntax_error, may_matter, read_source
+from .source import SourceError, decode, describe_syntax_error, may_matter, read_bytes, read_source
 
 
 def lint_module(module: cst.Module, path: str, codes: Sequence[str], fixes: str = "") -> List[Finding]:
@@ -79,14 +79,15 @@ def lint_text(text: str, path: str, selection: Optional[Selection] = None, fixes
     return apply_noqa(findings, text)
 
 
-def lint_file(path: str, selection: Optional[Selection] = None, fixes: str = "") -> List[Finding]:
+def lint_file(path: str, selection: Optional[Selection] = None, fixes: str = "",
+              data: Optional[bytes] = None) -> List[Finding]:
     """Lint one file (a notebook cell by cell); a file that cannot be linted yields one
-    E902/E999 finding."""
+    E902/E999 finding. ``data``: the file's bytes, when the caller has read them already."""
     try:
         if path.endswith(NOTEBOOK_SUFFIX):
-            notebook = read_notebook(path)
+            notebook = read_notebook(path, data)
             return notebook.map_findings(lint_text(notebook.text, path, selection, fixes))
-        text = read_source(path)
+        text = read_source(path) if data is None else decode(data)
     except SourceError as exc:
         return [Finding(path, 1, 1, "E902", exc.reason)]
     return lint_text(text, path, selection, fixes)
@@ -110,14 +111,14 @@ def _lint_one(args) -> List[Finding]:
         return lint_file(path, selection, fixes)
     cache = Cache(cache_dir)
     try:
-        with open(path, "rb") as handle:
-            key = cache.key(path, handle.read(), (selection or Selection()).codes(implemented()), fixes)
-    except OSError:
+        data = read_bytes(path)
+    except SourceError:
         return lint_file(path, selection, fixes)
+    key = cache.key(path, data, (selection or Selection()).codes(implemented()), fixes)
     cached = cache.get(path, key)
     if cached is not None:
         return cached
-    findings = lint_file(path, selection, fixes)
+    findings = lint_file(path, selection, fixes, data)
     cache.put(path, key, findings)
     return findings
 

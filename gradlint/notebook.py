@@ -200,9 +200,11 @@ def notebook_source(data: Any) -> NotebookSource:
     return NotebookSource("".join(text), where)
 
 
-def read_notebook(path: str) -> NotebookSource:
-    """Read and convert a notebook; ``SourceError`` (an E902 finding) when it is not one."""
-    data = read_bytes(path)
+def read_notebook(path: str, data: Optional[bytes] = None) -> NotebookSource:
+    """Read (unless ``data`` holds its bytes) and convert a notebook; ``SourceError`` (an
+    E902 finding) when it is not one."""
+    if data is None:
+        data = read_bytes(path)
     try:
         parsed = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
