@@ -70,3 +70,25 @@ def caller_owns_mode(event: ForwardCall) -> bool:
         return True
     local = {b.name for b in cls.local_bases}
     return any(name not in local and name != "object" for name in cls.base_names)
+
+
+def inference_calls(facts: FileFacts):
+    """Model calls in inference regions, outside framework hooks and unit tests: what GL101
+    and GL201 judge."""
+    for event in facts.events.forward_calls.values():
+        if event.regions and not owned_by_framework(facts, event) and is_model_call(facts, event):
+            yield event
+
+
+class FirstPerRegion:
+    """Each model is reported once per region, at its first offending call."""
+
+    def __init__(self) -> None:
+        self.seen = set()
+
+    def __call__(self, event: ForwardCall) -> bool:
+        key = (id(event.regions[0].node), event.key)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True

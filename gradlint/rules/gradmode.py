@@ -5,19 +5,17 @@ from __future__ import annotations
 from ..fixes import gradmode as fixes
 from . import Report, rule
 from ..facts.values import NEW
-from .common import caller_owns_mode, is_model_call, owned_by_framework, shown
+from .common import FirstPerRegion, caller_owns_mode, inference_calls, shown
 
 
 @rule("GL201")
 def grad_mode_missing(facts):
-    seen = set()
-    for event in facts.events.forward_calls.values():
-        if not event.regions or event.generate or owned_by_framework(facts, event):
-            continue
+    first = FirstPerRegion()
+    for event in inference_calls(facts):
+        if event.generate:
+            continue  # Hugging Face decorates generate() with no_grad
         if any(r.uses_grad or r.hands_model_out for r in event.regions):
             continue  # gradient-based inference (saliency, attacks, test-time training)
-        if not is_model_call(facts, event):
-            continue
         grad = facts.resolve_grad(event.fn, event.grad)
         if not grad & {"on", "unknown"}:
             continue
@@ -26,10 +24,9 @@ def grad_mode_missing(facts):
             continue  # a model built here and never trained or loaded: a shape smoke test
         if "on" not in grad and caller_owns_mode(event):
             continue
-        region = event.regions[0]
-        if (id(region.node), event.key) in seen:
+        if not first(event):
             continue
-        seen.add((id(region.node), event.key))
+        region = event.regions[0]
         name = shown(event)
         if "on" in grad:
             message = (f"`{name}` runs with gradient tracking in this {region.label}: autograd keeps "

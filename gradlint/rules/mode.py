@@ -5,28 +5,26 @@ from __future__ import annotations
 from ..facts.values import EVAL, NEW, TRAIN, TRAIN_SET, UNKNOWN
 from ..fixes import mode as fixes
 from . import Report, code_of, rule
-from .common import caller_owns_mode, inside_own_model, is_model_call, mode_dependent, owned_by_framework, shown
+from .common import (FirstPerRegion, caller_owns_mode, inference_calls, inside_own_model, is_model_call,
+                     mode_dependent, owned_by_framework, shown)
 
 
 @rule("GL101")
 def eval_mode_missing(facts):
-    seen = set()
-    for event in facts.events.forward_calls.values():
-        if not event.regions or owned_by_framework(facts, event):
-            continue
+    first = FirstPerRegion()
+    for event in inference_calls(facts):
         if any(r.optimizer_step for r in event.regions):
             continue  # test-time training runs in train mode on purpose
-        if mode_dependent(facts, event) is False or not is_model_call(facts, event):
+        if mode_dependent(facts, event) is False:
             continue  # no dropout or batch norm: eval() is good practice, not a fix
         kinds = {kind for kind, _ in facts.resolve_modes(event.fn, event.modes)}
         if not kinds & {TRAIN, UNKNOWN}:
             continue
         if kinds == {UNKNOWN} and caller_owns_mode(event):
             continue  # a model's own predict/generate method: its caller sets the mode
-        region = event.regions[0]
-        if (id(region.node), event.key) in seen:
+        if not first(event):
             continue
-        seen.add((id(region.node), event.key))
+        region = event.regions[0]
         name = shown(event)
         if TRAIN in kinds:
             why = ("its dropout and batch norm change the outputs" if mode_dependent(facts, event)
