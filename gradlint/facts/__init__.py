@@ -10,7 +10,7 @@ known to run in eval mode without gradients).
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 import libcst as cst
 
@@ -42,9 +42,7 @@ class FileFacts:
         self.scopes = Scopes(module)
         self.events = Events()
         self._interp: Optional[FileInterpreter] = None
-        self._grad_memo: Dict[int, frozenset] = {}
-        self._mode_memo: Dict[Tuple[int, str], frozenset] = {}
-        self._training_memo: Dict[int, bool] = {}
+        self._memo: Dict[tuple, object] = {}
         self._active: set = set()
 
     @classmethod
@@ -83,33 +81,35 @@ class FileFacts:
             return frozenset(atoms)
         return frozenset(atoms - {"entry"}) | self.entry_grad(fn)
 
-    def entry_grad(self, fn: FunctionInfo) -> frozenset:
-        memo = self._grad_memo.get(id(fn))
-        if memo is not None:
-            return memo
-        token = ("grad", id(fn))
+    def _resolved(self, token: tuple, on_cycle, compute):
+        """A memoised resolution over call sites; a recursive call chain contributes ``on_cycle``."""
+        if token in self._memo:
+            return self._memo[token]
         if token in self._active:
-            return frozenset()
+            return on_cycle
         self._active.add(token)
         try:
-            framework = self.framework_of(fn)
-            if fn.is_module_level:
-                out = frozenset({"on"})
-            elif framework == "eval":
-                out = frozenset({"off"})
-            elif framework == "train":
-                out = frozenset({"on"})
-            else:
-                out = set()
-                if fn.escapes or not fn.callsites:
-                    out.add("unknown")
-                for site in fn.callsites:
-                    out |= self.resolve_grad(site.caller, site.grad)
-                out = frozenset(out)
+            out = compute()
         finally:
             self._active.discard(token)
-        self._grad_memo[id(fn)] = out
+        self._memo[token] = out
         return out
+
+    def entry_grad(self, fn: FunctionInfo) -> frozenset:
+        return self._resolved(("grad", id(fn)), frozenset(), lambda: self._entry_grad(fn))
+
+    def _entry_grad(self, fn: FunctionInfo) -> frozenset:
+        framework = self.framework_of(fn)
+        if fn.is_module_level or framework == "train":
+            return frozenset({"on"})
+        if framework == "eval":
+            return frozenset({"off"})
+        out = set()
+        if fn.escapes or not fn.callsites:
+            out.add("unknown")
+        for site in fn.callsites:
+            out |= self.resolve_grad(site.caller, site.grad)
+        return frozenset(out)
 
     def resolve_modes(self, fn: FunctionInfo, atoms) -> frozenset:
         """Concrete mode atoms (eval / train_set / train / unknown) for ``atoms`` seen in ``fn``."""
@@ -124,38 +124,27 @@ class FileFacts:
         return frozenset(out)
 
     def entry_mode(self, fn: FunctionInfo, key: str) -> frozenset:
-        memo_key = (id(fn), key)
-        memo = self._mode_memo.get(memo_key)
-        if memo is not None:
-            return memo
-        if memo_key in self._active:
-            return frozenset()
-        self._active.add(memo_key)
-        try:
-            framework = self.framework_of(fn)
-            if fn.is_module_level:
-                out = _UNKNOWN_MODE
-            elif framework == "eval":
-                out = frozenset({(EVAL, None)})
-            elif framework == "train":
-                out = frozenset({(TRAIN, None)})
-            else:
-                found = set()
-                if fn.escapes or not fn.callsites:
-                    found.add((UNKNOWN, None))
-                for site in fn.callsites:
-                    caller_key = self._map_key(key, fn, site)
-                    if caller_key is None:
-                        found.add((UNKNOWN, None))
-                        continue
-                    atoms = lookup_mode(site.modes, caller_key, site.trained,
-                                        entry_ok(site.caller, caller_key))
-                    found |= self.resolve_modes(site.caller, atoms)
-                out = frozenset(found)
-        finally:
-            self._active.discard(memo_key)
-        self._mode_memo[memo_key] = out
-        return out
+        return self._resolved(("mode", id(fn), key), frozenset(), lambda: self._entry_mode(fn, key))
+
+    def _entry_mode(self, fn: FunctionInfo, key: str) -> frozenset:
+        framework = self.framework_of(fn)
+        if fn.is_module_level:
+            return _UNKNOWN_MODE
+        if framework == "eval":
+            return frozenset({(EVAL, None)})
+        if framework == "train":
+            return frozenset({(TRAIN, None)})
+        found = set()
+        if fn.escapes or not fn.callsites:
+            found.add((UNKNOWN, None))
+        for site in fn.callsites:
+            caller_key = self._map_key(key, fn, site)
+            if caller_key is None:
+                found.add((UNKNOWN, None))
+                continue
+            atoms = lookup_mode(site.modes, caller_key, site.trained, entry_ok(site.caller, caller_key))
+            found |= self.resolve_modes(site.caller, atoms)
+        return frozenset(found)
 
     @staticmethod
     def _map_key(key: str, fn: FunctionInfo, site) -> Optional[str]:
@@ -193,18 +182,7 @@ class FileFacts:
 
     def runs_in_training_loop(self, fn: FunctionInfo) -> bool:
         """True when some call of ``fn`` (directly or through callers) is inside a training loop."""
-        memo = self._training_memo.get(id(fn))
-        if memo is not None:
-            return memo
-        token = ("train", id(fn))
-        if token in self._active:
-            return False
-        self._active.add(token)
-        try:
-            out = any((self.in_training_loop(site.loops) or self.runs_in_training_loop(site.caller))
-                      and not site.in_region and self.resolve_grad(site.caller, site.grad) != {"off"}
-                      for site in fn.callsites)
-        finally:
-            self._active.discard(token)
-        self._training_memo[id(fn)] = out
-        return out
+        return self._resolved(("train", id(fn)), False, lambda: any(
+            (self.in_training_loop(site.loops) or self.runs_in_training_loop(site.caller))
+            and not site.in_region and self.resolve_grad(site.caller, site.grad) != {"off"}
+            for site in fn.callsites))
