@@ -8,7 +8,7 @@ import pytest
 from gradlint.facts import FileFacts
 from gradlint.facts import words
 from gradlint.facts.names import ImportTable, key_of
-from gradlint.rules import code_of
+from gradlint.fixes.cst_tools import code_of
 
 
 def facts_of(source: str, path: str = "m.py") -> FileFacts:

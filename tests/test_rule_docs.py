@@ -56,9 +56,8 @@ def test_fix_section_matches_what_the_fixer_does(code):
     """A page that promises `--fix` keeps it: its example comes out clean (with --unsafe-fixes
     where the page says unsafe); a page with no fix has an example the fixer leaves alone."""
     from gradlint.autofix import fix_text
-    from gradlint.docs.fixes import FIXES
 
-    text = FIXES[code]
+    text = DOCS[code].fix
     new, remaining, fixed = fix_text(DOCS[code].example, "example.py", unsafe="--unsafe-fixes" in text)
     if "--fix" in text:
         assert remaining == [] and fixed >= 1

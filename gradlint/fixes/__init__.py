@@ -14,9 +14,9 @@ Rules build fixes lazily: a report carries a zero-argument builder that returns 
 ``Fix``, a ``NotFixable`` (the rule has a fix, but not for this place, and says why), or
 None. Builders run only for findings, and only when fixes are wanted.
 
-One module per rule family builds them, mirroring ``gradlint/rules/``: ``mode`` (GL101,
-GL102, GL103), ``gradmode`` (GL201, GL202), ``freezing`` (GL301, GL302), ``leaf`` (GL401),
-``history`` (GL501). ``apply`` applies a set of fixes in one transformer pass.
+Each rule's fix builders live beside its check (``gradlint/rules/glNNN.py``); this
+package holds what they share: ``cst_tools`` (libcst helpers), ``regions`` (where GL101's
+``eval()`` and GL201's ``no_grad`` go) and ``apply`` (a set of fixes in one transformer pass).
 """
 
 from __future__ import annotations

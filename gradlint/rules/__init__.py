@@ -1,17 +1,24 @@
-"""Rule registry: each rule is a small function over a file's facts.
+"""The rules: one module per rule (``gl101.py`` ... ), each holding everything about it.
 
-A rule yields ``(node, message)`` pairs, or a ``Report`` that also carries a fix builder
-(see ``gradlint.fixes``); the engine turns nodes into positions. Rules never parse or
+A rule module has its check (a small function over a file's facts, registered with
+``@rule``), its fix builders, its documentation page (``DOC``) and the runtime effect the
+verifier measures (``@effect`` / ``@scan`` from ``gradlint.verify.effects``). Shared
+readings of the facts live in ``common``; shared fix machinery in ``gradlint.fixes``.
+
+A check yields ``(node, message)`` pairs, or a ``Report`` that also carries a fix builder
+(see ``gradlint.fixes``); the engine turns nodes into positions. Checks never parse or
 walk the tree: everything they need is in ``FileFacts``.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 import libcst as cst
 
-from ..catalog import CATALOG
+from ..catalog import RuleInfo
 
 
 class Report(NamedTuple):
@@ -26,13 +33,16 @@ class Report(NamedTuple):
 Check = Callable[[object], Iterable[Tuple]]
 
 CHECKS: Dict[str, Check] = {}
+INFOS: Dict[str, RuleInfo] = {}
 
 
-def rule(code: str) -> Callable[[Check], Check]:
-    if code not in CATALOG:
-        raise ValueError(f"{code} is not in the catalog")
+def rule(code: str, name: str, severity: str, summary: str) -> Callable[[Check], Check]:
+    """Register a rule's check under its stable public code (never renumbered)."""
+    if code in INFOS:
+        raise ValueError(f"{code} is registered twice")
 
     def register(check: Check) -> Check:
+        INFOS[code] = RuleInfo(code, name, severity, summary)
         CHECKS[code] = check
         return check
 
@@ -59,9 +69,7 @@ def implemented() -> List[str]:
     return sorted(CHECKS)
 
 
-def code_of(node: cst.CSTNode) -> str:
-    """Source text of a small node, for messages."""
-    return cst.Module([]).code_for_node(node)
-
-
-from . import freezing, gradmode, history, leaf, mode  # noqa: E402,F401  (registration)
+MODULES = {}
+for _info in pkgutil.iter_modules(__path__):
+    if _info.name.startswith("gl") and _info.name[2:].isdigit():
+        MODULES[_info.name.upper()] = importlib.import_module(f"{__name__}.{_info.name}")

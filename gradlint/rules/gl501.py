@@ -1,0 +1,276 @@
+"""GL501 history-accumulated-across-iterations: a grad-carrying tensor that outlives its iteration.
+
+Everything about the rule in one place: the check over the file's facts, the fix,
+the documentation page (``gradlint explain GL501``) and the runtime effect the verifier
+measures.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import libcst as cst
+
+from ..docs import RuleDoc, SAFE_FIX
+from ..fixes import Edit, Fix, NotFixable
+from ..fixes.cst_tools import code_of, expression
+from ..verify import CONFIRMED, NOT_REPRODUCED
+from ..verify.effects import Outcome, effect, size
+from ..verify.observations import Anchor, Observations
+from . import Report, rule
+
+
+# -- check -----------------------------------------------------------------------------------------
+@rule("GL501", "history-accumulated-across-iterations", "warning",
+      'A grad-carrying tensor is folded into something that outlives the iteration: its graph stays alive.')
+def check(facts):
+    backpropagated = set()
+    for event in facts.events.backwards.values():
+        if event.fact is not None:
+            backpropagated |= {(id(event.fn), name) for name in event.fact.accum}
+    for event in facts.events.accumulations.values():
+        if (id(event.fn), event.name) in backpropagated:
+            continue  # accumulated on purpose, then differentiated (gradient accumulation)
+        if not event.per_step and not (event.loop.trains or event.loop.data):
+            continue  # a loop over layers or scales inside one step (skip connections, feature lists)
+        atoms = facts.resolve_tensor(event.fn, event.fact)
+        if atoms != frozenset({"nonleaf"}):
+            continue
+        added = code_of(event.added) if event.added is not None else "value"
+        item = added if isinstance(event.added, (cst.Name, cst.Attribute, cst.Call)) else f"({added})"
+        yield Report(event.node, (f"`{event.name}` keeps every iteration's autograd graph alive: `{added}` "
+                                  f"carries grad history; accumulate `{item}.item()` (or `.detach()`)"),
+                     lambda e=event: detach_accumulated(facts, e))
+
+
+# -- fix -------------------------------------------------------------------------------------------
+_NUMERIC_CALLS = frozenset({"float", "int", "round", "str", "repr", "print", "format", "abs", "len", "sum",
+                            "min", "max", "sorted", "bool"})
+
+
+_OWN_METHODS = frozenset({"append", "extend", "insert", "clear", "copy"})
+
+
+_SCALAR_METHODS = frozenset({"mean", "sum", "norm", "item", "max", "min", "prod"})
+
+
+class _Uses(cst.CSTVisitor):
+    """Is ``name`` only used as a number (or a list of numbers) in a scope?"""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.numeric = True
+        self.stack = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)) and self.stack:
+            if _mentions(node, self.name):
+                self.numeric = False  # read by a nested scope: anything may happen there
+            return False
+        if isinstance(node, (cst.Global, cst.Nonlocal)) and any(n.name.value == self.name for n in node.names):
+            self.numeric = False
+        if isinstance(node, cst.Name) and node.value == self.name and not self._label(node) \
+                and not self._numeric_use():
+            self.numeric = False
+        self.stack.append(node)
+        return self.numeric
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if self.stack and self.stack[-1] is original_node:
+            self.stack.pop()
+
+    def _label(self, node: cst.Name) -> bool:
+        """``obj.total`` or ``f(total=...)``: the same word, not the variable."""
+        parent = self.stack[-1] if self.stack else None
+        return (isinstance(parent, cst.Attribute) and parent.attr is node) or \
+            (isinstance(parent, cst.Arg) and parent.keyword is node)
+
+    def _numeric_use(self) -> bool:
+        """Walk out from the name through the expressions that keep a number a number."""
+        stack = self.stack
+        itself = True  # the current expression is the accumulator (or one of its elements)
+        for i in range(len(stack) - 1, -1, -1):
+            parent = stack[i]
+            if isinstance(parent, cst.Subscript) and itself:
+                continue  # acc[i]: an element of a list of numbers
+            if isinstance(parent, (cst.BinaryOperation, cst.UnaryOperation, cst.Comparison, cst.ComparisonTarget)):
+                itself = False
+                continue
+            if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.FormattedStringExpression,
+                                   cst.If, cst.While, cst.Assert, cst.IfExp, cst.BooleanOperation)):
+                return True
+            if isinstance(parent, cst.Attribute):
+                return itself and parent.attr.value in _OWN_METHODS and i > 0 and isinstance(stack[i - 1], cst.Call)
+            if isinstance(parent, cst.Arg):
+                call = stack[i - 1] if i > 0 else None
+                return isinstance(call, cst.Call) and isinstance(call.func, cst.Name) \
+                    and call.func.value in _NUMERIC_CALLS
+            return False
+        return False
+
+
+def _mentions(node: cst.CSTNode, name: str) -> bool:
+    found = []
+
+    class _Find(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            if n.value == name:
+                found.append(n)
+
+    node.visit(_Find())
+    return bool(found)
+
+
+def _scalar(expr: cst.BaseExpression, fn_node: cst.CSTNode) -> bool:
+    """A loss or a reduction: the value ``.item()`` accepts."""
+    if isinstance(expr, cst.Name):
+        if "loss" in expr.value.lower():
+            return True
+        value = _assigned(fn_node, expr.value)
+        return value is not None and _scalar(value, fn_node)
+    if isinstance(expr, cst.Call):
+        func = expr.func
+        last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+        if isinstance(func, cst.Attribute) and last in _SCALAR_METHODS and not expr.args:
+            return True
+        return "loss" in last.lower() or last in ("criterion", "cross_entropy", "nll_loss")
+    return False
+
+
+def _assigned(scope: cst.CSTNode, name: str) -> Optional[cst.BaseExpression]:
+    """The value of the one assignment ``name = value`` in the scope, when there is one."""
+    values = []
+
+    class _Find(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for t in node.targets:
+                if isinstance(t.target, cst.Name) and t.target.value == name:
+                    values.append(node.value)
+
+    scope.visit(_Find())
+    return values[0] if len(values) == 1 else None
+
+
+def detach_accumulated(facts, event) -> Union[Fix, NotFixable]:
+    added = event.added
+    if added is None:
+        return NotFixable("the accumulated value is not known")
+    scope = event.fn.node
+    use_item = "." not in event.name and _scalar(added, scope)
+    if use_item:
+        uses = _Uses(event.name)
+        scope.visit(uses)
+        use_item = uses.numeric
+    method = "item" if use_item else "detach"
+    simple = isinstance(added, (cst.Name, cst.Attribute, cst.Call, cst.Subscript))
+    text = code_of(added) if simple else f"({code_of(added).strip()})"
+    new = expression(f"{text}.{method}()")
+    if use_item:
+        why = ""
+    elif "." in event.name:
+        why = f": `{event.name}` may be read anywhere"
+    else:
+        why = f": `{event.name}` is used as a tensor"
+    return Fix((Edit(added, lambda updated: new),), f"accumulate `{text}.{method}()`{why}", safe=True)
+
+
+# -- documentation ---------------------------------------------------------------------------------
+DOC = RuleDoc(
+    code="GL501",
+    what="""
+Finds a tensor that carries autograd history (a loss, a model output) folded into
+something that outlives the loop iteration: `total += loss`, `losses.append(loss)`, a
+metrics dict, an attribute, without `.item()`, `.detach()` or `float()`.
+""",
+    why="""
+Each accumulated value keeps a reference to its iteration's whole autograd graph, with
+the activations saved for backward. Memory grows with every iteration until the loop
+ends or the process runs out of memory (the PyTorch FAQ's first "my model reports out of
+memory" case), and the accumulator is a graph rather than a number.
+""",
+    example="""
+import torch
+import torch.nn as nn
+
+model = nn.Linear(16, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def train_epoch(loader):
+    total_loss = 0.0
+    for x, y in loader:
+        loss = nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total_loss += loss
+    return total_loss / len(loader)
+""",
+    use_instead="""
+import torch
+import torch.nn as nn
+
+model = nn.Linear(16, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def train_epoch(loader):
+    total_loss = 0.0
+    for x, y in loader:
+        loss = nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item()
+    return total_loss / len(loader)
+""",
+    not_flagged="""
+- Gradient accumulation on purpose: a sum of losses that is later backpropagated.
+- Values that are detached, converted with `.item()` / `float()`, or computed under
+  `torch.no_grad()`, and indices (`argmax`, the indices of `max`/`topk`).
+- Loops inside one step: skip connections, feature pyramids or per-layer loss terms
+  collected in a model's `forward` or a loss function. Only loops over steps count:
+  training loops (backward or an optimizer step inside) and loops over data.
+""",
+    verifier="""
+The number of autograd nodes reachable from the accumulator (or the memory it holds)
+grows linearly with the iterations; it stays flat in the fixed code.
+""",
+    fix=f"""
+{SAFE_FIX} accumulates `loss.item()` when the accumulator is only used as a number in its
+scope and the value is a scalar (a loss, a reduction), else `loss.detach()`.
+""",
+)
+
+# -- runtime effect --------------------------------------------------------------------------------
+@effect("GL501")
+def effect_at(obs: Observations, at: Anchor) -> Outcome:
+    probes = [p for p in obs.at("probes", at) if "after" in p]
+    if not probes:
+        return Outcome(NOT_REPRODUCED, "the statement ran but was not measured")
+    subject = probes[0].get("subject") or "the accumulator"
+    nodes = [(p["after"].get("subject") or {}).get("nodes") for p in probes]
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        kind = (probes[-1]["after"].get("subject") or {}).get("type", "value")
+        return Outcome(NOT_REPRODUCED, f"`{subject}` holds no autograd graph (a {kind})")
+    if len(nodes) < 2:
+        return Outcome(NOT_REPRODUCED, f"the line ran once: no growth to measure ({nodes[0]} nodes)")
+    # the accumulator may be reset (a new epoch): growth is judged within each run of increases
+    runs, start = [], 0
+    for i in range(1, len(nodes) + 1):
+        if i == len(nodes) or nodes[i] < nodes[i - 1]:
+            runs.append(nodes[start:i])
+            start = i
+    longest = max(runs, key=lambda r: (r[-1] - r[0], len(r)))
+    if longest[-1] > longest[0]:
+        text = (f"autograd graph reachable from `{subject}` grew {longest[0]} -> {longest[-1]} nodes over "
+                f"{len(longest)} iterations")
+        if len(runs) > 1:
+            text += f" ({len(runs) - 1} reset{'s' if len(runs) > 2 else ''} in between)"
+        mem = [p["after"].get("cuda_mem") for p in probes if p["after"].get("cuda_mem") is not None]
+        if len(mem) > 1 and max(mem) > mem[0]:
+            text += f"; CUDA memory +{size(max(mem) - mem[0])}"
+        return Outcome(CONFIRMED, text)
+    return Outcome(NOT_REPRODUCED, f"the graph reachable from `{subject}` stayed at {nodes[-1]} nodes over "
+                                   f"{len(nodes)} iterations")
