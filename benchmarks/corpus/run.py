@@ -28,7 +28,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.csv"
@@ -218,7 +218,8 @@ def lint(repo: Repo, args) -> Result:
         path = path[2:] if path.startswith("./") else path
         if path not in texts:
             file = root / path
-            texts[path] = (code_lines(file), bool(TORCH_IMPORT.search(file.read_text("utf-8", "replace"))))
+            cells = code_lines(file)
+            texts[path] = (cells, any(TORCH_IMPORT.search("\n".join(c)) for c in cells))
         cells, torch_file = texts[path]
         cell = f.get("cell")
         lines = cells[cell - 1] if cell else cells[0]
@@ -269,7 +270,8 @@ def table(judged, results: List[Result]) -> List[dict]:
                 c[verdict or "unjudged"] += 1
                 c["no_torch_import"] += not f["torch_import"]
     rows = []
-    for split in sorted(lines, key=lambda s: (s == "all", s)):
+    splits = sorted(s for s in lines if s != "all") + (["all"] if len(lines) > 2 else [])
+    for split in splits:
         codes = sorted({code for (s, code) in counts if s == split and code != "all"}) + ["all"]
         for code in codes:
             c = counts[(split, code)]
@@ -335,8 +337,8 @@ def main(argv=None) -> int:
     judged, gone = judge(results, load_verdicts())
     new = [f for f, v in judged if v is None]
     for f in new:
-        print(f"NEW  {where(f)} {f['code']} [{f['line_sha']}] {f['message'][:150]}" + (f"  ({f['note']})" if
-                                                                                    f.get("note") else ""))
+        note = f"  ({f['note']})" if f.get("note") else ""
+        print(f"NEW  {where(f)} {f['code']} [{f['line_sha']}] {f['message'][:150]}{note}")
     for v in gone:
         print(f"GONE {v['repo']} {v['path']}:{v['cell'] + ':' if v['cell'] else ''}{v['line']} {v['code']} "
               f"(was {v['verdict']}: {v['reason']})")
