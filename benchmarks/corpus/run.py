@@ -80,11 +80,11 @@ def load_manifest() -> List[Repo]:
                 for r in csv.DictReader(fh)]
 
 
-def load_verdicts() -> Dict[Key, dict]:
+def load_verdicts(path: Path) -> Dict[Key, dict]:
     out: Dict[Key, dict] = {}
-    if not VERDICTS.exists():
+    if not path.exists():
         return out
-    with VERDICTS.open(newline="") as fh:
+    with path.open(newline="") as fh:
         for r in csv.DictReader(fh):
             if r["verdict"] not in VERDICT_WORDS:
                 sys.exit(f"verdicts.csv: {r['repo']} {r['path']}:{r['line']} has verdict {r['verdict']!r}")
@@ -307,6 +307,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/gradlint-corpus"))
     parser.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
     parser.add_argument("--parallel", type=int, default=2, help="repositories linted at once")
+    parser.add_argument("--verdicts", type=Path, default=VERDICTS)
     parser.add_argument("--json", type=Path, help="write the summary, findings and changes here")
     parser.add_argument("--new-rows", type=Path, help="write the unjudged findings as verdicts.csv rows to fill in")
     parser.add_argument("--count-only", action="store_true", help="materialize and count lines; lint nothing")
@@ -334,7 +335,7 @@ def main(argv=None) -> int:
             print(f"{res.repo.repo},{res.repo.split},{res.lines}{'  ERROR ' + res.error if res.error else ''}")
         return 1 if failed else 0
 
-    judged, gone = judge(results, load_verdicts())
+    judged, gone = judge(results, load_verdicts(args.verdicts))
     new = [f for f, v in judged if v is None]
     for f in new:
         note = f"  ({f['note']})" if f.get("note") else ""
@@ -359,6 +360,8 @@ def main(argv=None) -> int:
         args.json.write_text(json.dumps({
             "table": rows, "new": new, "gone": gone,
             "failed": {res.repo.repo: res.error for res in failed},
+            "repos": {res.repo.repo: {"split": res.repo.split, "lines": res.lines, "findings": len(res.findings),
+                                      "not_linted": res.not_linted, "missing": res.missing} for res in results},
             "findings": [dict(f, verdict=v) for f, v in judged],
         }, indent=1))
     return 1 if failed else 0
