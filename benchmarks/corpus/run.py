@@ -199,6 +199,7 @@ def lint(repo: Repo, args) -> Result:
     except RuntimeError as exc:
         result.error = str(exc)
         return result
+    (root / ".git").mkdir(exist_ok=True)  # a user lints a clone: its root is marked as one
     target = repo.subdir or "."
     result.missing = missing_files(root)
     result.lines = count_lines(root / target)
