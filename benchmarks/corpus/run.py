@@ -210,7 +210,9 @@ def lint(repo: Repo, args) -> Result:
     try:
         report = json.loads(proc.stdout)
     except ValueError:
-        result.error = f"gradlint exited {proc.returncode} without a JSON report: {proc.stderr.strip()[-400:]}"
+        report = None
+    if proc.returncode or report is None:  # with --exit-zero only a usage or internal error exits nonzero
+        result.error = f"gradlint exited {proc.returncode}: {proc.stderr.strip()[-400:]}"
         return result
     result.not_linted = len(report.get("errors", []))
     texts: Dict[str, Tuple[List[List[str]], bool]] = {}
@@ -244,7 +246,7 @@ def judge(results: List[Result], verdicts: Dict[Key, dict]):
                 v = None
             seen.add(key)
             judged.append((f, v["verdict"] if v else None))
-    ran = {res.repo.repo for res in results if not res.error}
+    ran = {res.repo.repo for res in results if not res.error}  # a failed repository loses no verdict
     gone = [v for k, v in verdicts.items() if k[0] in ran and k not in seen]
     return judged, gone
 
