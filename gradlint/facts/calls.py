@@ -21,6 +21,11 @@ _BUILTIN_NUMBER = frozenset({"float", "int", "len", "bool", "str", "abs", "round
                              "hasattr", "callable", "repr", "format", "id", "range", "print"})
 
 
+def is_function(obj) -> bool:
+    """A function the analysis knows: of this file, or of another project file (its summary)."""
+    return isinstance(obj, FunctionInfo) or (getattr(obj, "is_summary", False) and hasattr(obj, "exit_modes"))
+
+
 class CallsMixin:
     """Part of ``interp._Run``: calls."""
 
@@ -33,14 +38,21 @@ class CallsMixin:
             return self.method_call(node, recv, func.attr.value, st)
         args = [(a, self.ev(a.value, st)) for a in node.args]
         if qual is not None:
+            found = self.o.symbol(qual)
+            if is_function(found):
+                return self.local_call(node, found, args, None, st)
+            if getattr(found, "is_summary", False) and hasattr(found, "methods"):
+                return self.instantiate(node, found, args, st)
+            if isinstance(found, Value):
+                return self.call_value(node, found, args, st)
             return self.api_call(node, qual, args, st)
         if type(func) is cst.Name:
             name = func.value
             bound = st.env.get(name)
             found = None if bound is not None else self.o.scopes.lookup(name, self.fn)
-            if bound is not None and bound.kind == "func" and isinstance(bound.func, FunctionInfo):
+            if bound is not None and bound.kind == "func" and is_function(bound.func):
                 found = bound.func
-            if isinstance(found, FunctionInfo):
+            if is_function(found):
                 return self.local_call(node, found, args, None, st)
             if isinstance(found, ClassInfo):
                 return self.instantiate(node, found, args, st)
@@ -61,33 +73,44 @@ class CallsMixin:
                 return self.op([v for _, v in args], st, node, "arithmetic")
             if bound is None and name == "super":
                 return Value("object", key="self")
-            if bound is None and found is None and words.is_model_class_name(name):
-                return Value("module", mode=NEW_ATOMS)
         callee = self.ev(func, st)
         return self.call_value(node, callee, args, st)
 
     def call_value(self, node: cst.Call, callee: Value, args, st: State) -> Value:
         """Calling an object: a model's forward, a loss, or something opaque."""
-        if callee.kind == "func" and isinstance(callee.func, FunctionInfo):
+        if callee.kind == "func" and is_function(callee.func):
             return self.local_call(node, callee.func, args, None, st)
+        if callee.kind == "class" and callee.cls is not None:
+            return self.instantiate(node, callee.cls, args, st)
         if self.is_model(callee):
             return self.forward(node, callee, args, st)
         if callee.kind == "module":  # a loss or other parameter-free layer
             return self.op([v for _, v in args], st, node, "a loss")
-        if callee.key and words.tokens(callee.key.rsplit(".", 1)[-1]) & {"loss", "criterion", "lossfn"}:
-            return self.op([v for _, v in args], st, node, "a loss")
-        if callee.kind == "unknown" and callee.key and callee.key in self.fn.params:
-            # `def helper(m, x): return m(x)`: a model if the callers in this file pass one;
-            # the rules decide from the call sites' arguments (rules.common.model_value)
+        if callee.kind == "unknown" and callee.key and (callee.key in self.fn.params or self.from_init(callee.key)):
+            # `def helper(m, x): return m(x)`, `self.model(x)` with `self.model = model` in
+            # __init__: a model if the callers pass one; the rules decide from the call sites'
+            # arguments (rules.common.model_value)
             self.record_forward(node, callee, args, st)
         self.hand_out(args, st)
         return UNKNOWN_VALUE
 
+    def from_init(self, key: Optional[str]) -> bool:
+        """``self.x`` that ``__init__`` assigns from one of its parameters (``self.model = model``)."""
+        cls = self.fn.cls
+        if not key or cls is None or not key.startswith("self.") or key.count(".") != 1:
+            return False
+        attr = cls.attr(key[5:])
+        init = cls.method("__init__")
+        return attr is not None and attr.kind == "unknown" and init is not None and attr.key in init.params
+
     def is_model(self, value: Value) -> bool:
+        """A module with parameters, by evidence: built from an nn.Module class or a known
+        factory, or used as one in this function (``.eval()``, ``.parameters()``, ...).
+        A name alone never makes a model."""
         if value.kind == "module":
             return value.has_params is not False
         if value.kind == "unknown" and value.key:
-            return value.key in self.fn.modulelike or words.is_model_name(value.key)
+            return value.key in self.fn.modulelike
         return False
 
     def hand_out(self, args, st: Optional[State] = None) -> None:
@@ -229,10 +252,15 @@ class CallsMixin:
             callee = self.member(recv, meth, st)
             if self.is_model(callee):
                 return self.forward(node, callee, args, st)
+            if recv.kind == "module" and recv.cls is None and callee.kind == "unknown" \
+                    and meth not in torchapi.MODULE_API and recv.has_params is not False:
+                # model.fc(x), model.forward_features(x) on a module of a library class: a part
+                # (or a method) of the model runs
+                return self.forward(node, Value("module", key=f"{key}.{meth}"), args, st)
             if callee.kind == "module":
                 return self.op([v for _, v in args], st, node, "a loss")
-            if words.tokens(meth) & {"loss", "criterion"}:
-                return self.op([v for _, v in args], st, node, "a loss")
+            if callee.kind == "unknown" and self.from_init(callee.key):
+                self.record_forward(node, callee, args, st)
         if recv.kind in ("unknown", "object") and meth in ("backward", "manual_backward"):
             self.backward(node, args[0][1].tensor if args and args[0][1].kind == "tensor" else None, st)
             return NUMBER
@@ -350,8 +378,12 @@ class CallsMixin:
                          frozen=("",) if frozen else ())
         if qual in torchapi.WRAPPERS:
             first = arg_of(args, 0)
-            if first is not None and first[1].kind in ("module", "unknown"):
+            if first is not None and first[1].kind == "module":
                 return first[1]
+            if first is not None and first[1].kind == "unknown":  # wrapping it is evidence of a module
+                if first[1].key:
+                    self.fn.modulelike.add(first[1].key)
+                return first[1].with_(kind="module") if not first[1].key else first[1]
             return Value("module")
         factory_mode = torchapi.model_factory_mode(qual)
         if factory_mode is not None:
@@ -389,8 +421,6 @@ class CallsMixin:
             return self.op([v for _, v in args], st, node, f"`{qual}`")
         if qual in torchapi.GRAD_CONTEXTS:
             return Value("gradctx", qual=qual)
-        if words.is_model_class_name(qual.rsplit(".", 1)[-1]):
-            return Value("module", mode=NEW_ATOMS)  # a model class from elsewhere: built in train mode
         self.hand_out(args, st)
         return UNKNOWN_VALUE
 
@@ -463,7 +493,13 @@ class CallsMixin:
 
     # -- local functions and classes ----------------------------------------------------------
     def local_call(self, node: cst.Call, callee: FunctionInfo, args, receiver: Optional[str], st: State) -> Value:
-        self.o.run(callee)
+        """A call of a function the analysis knows: this file's (interpreted on demand) or
+        another project file's (its summary). Its effects apply here, and the call site is
+        kept for resolving the callee's entry state (for another file's function, in this
+        file's summary)."""
+        external = getattr(callee, "is_summary", False)
+        if not external:
+            self.o.run(callee)
         mapping: Dict[str, Optional[str]] = {}
         params = list(callee.params)
         is_method = callee.cls is not None and params and params[0] in ("self", "cls") \
@@ -487,8 +523,12 @@ class CallsMixin:
         for a, v in args:
             if a.keyword is not None:
                 values[a.keyword.value] = v
-        callee.callsites.append(CallSite(node, self.fn, callee, mapping, receiver, st.grad, st.modes,
-                                         st.trained, tuple(self.loops), bool(self.regions), values))
+        site = CallSite(node, self.fn, callee, mapping, receiver, st.grad, st.modes, st.trained,
+                        tuple(self.loops), bool(self.regions), values, tuple(st.frozen))
+        if external:
+            self.events.external_calls.append(site)
+        else:
+            callee.callsites.append(site)
         self.apply_summary(node, callee, mapping, receiver, st)
         result = callee.returns
         if isinstance(result, Value):
@@ -588,8 +628,12 @@ class CallsMixin:
             for a, v in args:
                 if a.keyword is not None:
                     mapping[a.keyword.value] = v.key
-            init.callsites.append(CallSite(node, self.fn, init, mapping, None, st.grad, st.modes,
-                                           st.trained, tuple(self.loops), bool(self.regions), {}))
+            site = CallSite(node, self.fn, init, mapping, None, st.grad, st.modes, st.trained,
+                            tuple(self.loops), bool(self.regions), {}, tuple(st.frozen))
+            if getattr(init, "is_summary", False):
+                self.events.external_calls.append(site)
+            else:
+                init.callsites.append(site)
             init_modes = tuple((key[4:], self.substitute(atoms, init, mapping, None, st, node))
                                for key, atoms in sorted(init.exit_modes.items())
                                if key.startswith("self.") and not self._is_self_default(key, atoms))

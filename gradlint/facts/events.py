@@ -135,3 +135,5 @@ class Events:
     accumulations: dict = field(default_factory=dict)
     backwards: dict = field(default_factory=dict)
     syntactic: dict = field(default_factory=dict)
+    external_calls: list = field(default_factory=list)     # CallSites of other files' functions
+    external_escapes: set = field(default_factory=set)     # refs of other files' functions passed around

@@ -94,6 +94,8 @@ class ExpressionsMixin:
         if value is not None:
             if value.kind == "func" and isinstance(value.func, FunctionInfo):
                 value.func.escapes = True  # referenced, not called: callers unknown
+            elif value.kind == "func" and getattr(value.func, "is_summary", False):
+                self.events.external_escapes.add(value.func.ref)
             return value
         found = self.o.scopes.lookup(name, self.fn)
         if isinstance(found, FunctionInfo):
@@ -103,7 +105,7 @@ class ExpressionsMixin:
             return Value("class", cls=found)
         qual = self.imports.qualname(node)
         if qual is not None:
-            return Value("import", qual=qual)
+            return self.imported(qual, name)
         if name in ("True", "False", "None"):
             return NUMBER
         known = self.o.module_env.get(name) if not self.fn.is_module_level else None
@@ -111,10 +113,24 @@ class ExpressionsMixin:
             return known.with_(key=name, bound_in=None)
         return Value("unknown", key=name)
 
+    def imported(self, qual: str, local: Optional[str] = None) -> Value:
+        """An imported name used as a value: another project file's function, class or
+        global when the project view knows it, else a library name."""
+        found = self.o.symbol(qual)
+        if found is not None:
+            if isinstance(found, Value):
+                return found.with_(key=local, bound_in=None) if local else found
+            if hasattr(found, "methods"):
+                return Value("class", cls=found)
+            if hasattr(found, "exit_modes"):
+                self.events.external_escapes.add(found.ref)  # referenced, not called: callers unknown
+                return Value("func", func=found)
+        return Value("import", qual=qual)
+
     def attribute(self, node: cst.Attribute, st: State) -> Value:
         qual = self.imports.qualname(node)
         if qual is not None:
-            return Value("import", qual=qual)
+            return self.imported(qual)
         attr = node.attr.value
         base = self.ev(node.value, st)
         if attr == "grad":
@@ -249,7 +265,7 @@ class ExpressionsMixin:
         parts = key.split(".")
         for i in range(1, len(parts) + 1):
             prefix = ".".join(parts[:i])
-            if prefix in self.fn.modulelike or words.is_model_name(prefix):
+            if prefix in self.fn.modulelike:
                 return True
             if i == 1 and prefix == "self" and self.fn.cls is not None and self.fn.cls.is_module:
                 return True

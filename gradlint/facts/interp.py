@@ -48,6 +48,12 @@ class FileInterpreter:
         for fn in self.scopes.functions:
             self.run(fn)
 
+    def symbol(self, qual: Optional[str]):
+        """What an imported name is in the project (a function, class or value of another
+        file), or None: not a project name, or no project view."""
+        project = self.facts.project
+        return project.symbol(qual) if project is not None and qual else None
+
     def run(self, fn: FunctionInfo) -> None:
         if fn.status != "new":
             return
@@ -67,6 +73,8 @@ class FileInterpreter:
     # -- class facts -----------------------------------------------------------------
     def class_frozen_parts(self, cls: ClassInfo) -> Tuple[str, ...]:
         """Parts of every instance frozen by the class's own methods ("" = all of self)."""
+        if getattr(cls, "is_summary", False):
+            return cls.frozen_parts
         self.ensure_class(cls)
         frozen, unfrozen = set(), set()
         for c in cls.all_classes():
@@ -86,16 +94,30 @@ class FileInterpreter:
         if id(cls) in seen:
             return None
         seen.add(id(cls))
+        if getattr(cls, "is_summary", False):
+            return cls.mode_dep
         self.ensure_class(cls)
         result: Optional[bool] = False
+        for c in cls.local_bases:
+            if getattr(c, "is_summary", False):
+                if c.mode_dep:
+                    return True
+                if c.mode_dep is None:
+                    result = None
         for c in cls.all_classes():
+            if getattr(c, "is_summary", False):
+                continue
             if c.uses_training_flag:
                 return True
             for q, n in zip(c.base_quals, c.base_names):
-                if q in torchapi.MODULE_BASES:
+                if q in torchapi.MODULE_BASES or torchapi.module_base(q) is False:
                     continue
                 if any(b.name == n for b in c.local_bases):
                     continue
+                if torchapi.nn_class(q) is not None:
+                    if torchapi.nn_class(q) in torchapi.MODE_DEPENDENT:
+                        return True  # class MyBatchNorm(nn.BatchNorm2d)
+                    continue  # class MyConv(nn.Conv2d): the layer it extends has no mode
                 result = None  # an unknown base class may add layers
             for value in c.attrs.values():
                 if isinstance(value, Value) and value.kind == "module":
@@ -144,6 +166,17 @@ class _Run(ExpressionsMixin, CallsMixin):
                              if entry_ok(fn, k) and v != frozenset({(ENTRY, k)})}
             fn.exit_trained = True in final.trained
         fn.returns = self.returns
+        if fn.cls is not None and not getattr(fn.cls, "is_summary", False):
+            self._attrs_by_evidence(fn)
+
+    @staticmethod
+    def _attrs_by_evidence(fn: FunctionInfo) -> None:
+        """``self.model = model`` where the method also uses ``model`` as a module
+        (``model.parameters()``): the attribute holds a module."""
+        for attr, value in list(fn.cls.attrs.items()):
+            if value is not None and value.kind == "unknown" and value.key in fn.params \
+                    and value.key in fn.modulelike:
+                fn.cls.attrs[attr] = value.with_(kind="module")
 
     def _entry_state(self) -> State:
         fn = self.fn
@@ -639,7 +672,7 @@ class _Run(ExpressionsMixin, CallsMixin):
         root = root_of(key)
         root_value = st.env.get(root) or self.o.module_env.get(root)
         if (root_value is not None and root_value.kind == "module") or root in self.fn.modulelike \
-                or words.is_model_name(root) or (root == "self" and self.fn.cls is not None and self.fn.cls.is_module):
+                or (root == "self" and self.fn.cls is not None and self.fn.cls.is_module):
             return key.rsplit(".", 1)[0]
         return None
 

@@ -6,33 +6,73 @@ from typing import Optional
 
 from ..facts import FileFacts
 from ..facts.events import ForwardCall
-from ..facts.values import join_values
-from ..facts import words
+from ..facts.values import Value, join_values
 
 
 def model_value(facts: FileFacts, event: ForwardCall):
-    """The called model's value; for a parameter, what the callers in this file pass."""
+    """The called model's value: for a parameter, what every caller passes; for ``self.x``
+    assigned from an ``__init__`` parameter, what every construction passes."""
     value = event.value
     key = event.key
     fn = event.fn
-    if key is None or value.kind == "module" or fn.is_module_level or key not in fn.params:
+    if key is None or value.kind == "module" or fn.is_module_level:
         return value
+    if key in fn.params:
+        return _passed(fn, key, value)
+    cls = fn.cls
+    if cls is not None and key.startswith("self.") and key.count(".") == 1:
+        attr = cls.attr(key[5:])
+        init = cls.method("__init__")
+        if attr is not None and attr.kind == "unknown" and init is not None and attr.key in init.params:
+            return _passed(init, attr.key, value)
+    return value
+
+
+_MAX_CHAIN = 6
+
+
+def _passed(fn, param: str, default, depth: int = 0, seen=None):
+    """The join of what the call sites of ``fn`` pass as ``param``: a module only if every
+    caller passes one. A caller that passes on its own parameter is followed to its callers
+    (``train(net)`` calling ``evaluate(net)``), and one that uses it as a module
+    (``net.parameters()``) counts as passing a module."""
+    active = seen if seen is not None else set()
+    if fn.escapes or not fn.callsites or (id(fn), param) in active or depth > _MAX_CHAIN:
+        return default
+    active.add((id(fn), param))
+    try:
+        return _join_passed(fn, param, default, depth, active)
+    finally:
+        active.discard((id(fn), param))
+
+
+def _join_passed(fn, param: str, default, depth: int, active):
     passed = None
     for site in fn.callsites:
-        arg = site.values.get(key)
-        if arg is None or fn.escapes:
-            return value
+        arg = (site.values or {}).get(param)
+        if arg is None or arg.kind == "unknown":
+            caller, key = site.caller, (site.args or {}).get(param)
+            arg = None
+            if key and not caller.is_module_level:
+                if key in caller.modulelike:
+                    arg = Value("module", key=key)
+                elif key in caller.params:
+                    arg = _passed(caller, key, None, depth + 1, active)
+            if arg is None:
+                return default
         passed = join_values(passed, arg)
-    return passed if passed is not None else value
+    return passed if passed is not None else default
 
 
 def is_model_call(facts: FileFacts, event: ForwardCall) -> bool:
-    """A call of an nn.Module that holds parameters (not a loss or an activation)."""
+    """A call of an nn.Module that holds parameters (not a loss or an activation), by
+    evidence: its value, or its use as a module in the function (``.eval()``,
+    ``.parameters()``, ...). A name alone never makes a model."""
     value = model_value(facts, event)
     if value.kind == "module":
         return value.has_params is not False
     key = event.key
-    return bool(key) and (key in event.fn.modulelike or words.is_model_name(key))
+    return bool(key) and key in event.fn.modulelike
 
 
 def mode_dependent(facts: FileFacts, event: ForwardCall) -> Optional[bool]:
