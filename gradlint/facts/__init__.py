@@ -20,7 +20,7 @@ from .interp import FileInterpreter
 from .state import entry_ok, lookup_mode
 from .torchapi import EVAL_HOOKS, HF_TRAINER_HOOKS, TRAIN_HOOKS
 from .scopes import FunctionInfo, Scopes
-from .values import ENTRY, ENTRY_T, EVAL, TRAIN, UNKNOWN, after_training
+from .values import ENTRY, ENTRY_S, ENTRY_T, EVAL, TRAIN, UNKNOWN, after_step, after_training
 
 _UNKNOWN_MODE = frozenset({(UNKNOWN, None)})
 
@@ -140,6 +140,8 @@ class FileFacts:
                 out |= self.entry_mode(fn, arg)
             elif kind == ENTRY_T:
                 out |= after_training(self.entry_mode(fn, arg))
+            elif kind == ENTRY_S:
+                out |= after_step(self.entry_mode(fn, arg))
             else:
                 out.add((kind, arg))
         return frozenset(out)

@@ -12,9 +12,11 @@ from .names import key_of
 from .scopes import CallSite, ClassInfo, FunctionInfo
 from .state import State, entry_ok, lookup_mode
 from .syntax import arg_of, const_bool, identifiers
-from .values import (ENTRY, ENTRY_T, EVAL, NEW_ATOMS, NUMBER, REQUIRES_GRAD, TRAIN_ATOMS, TRAIN_SET,
-                     UNKNOWN_ATOMS, UNKNOWN_TENSOR, UNKNOWN_VALUE, TensorFact, Value, after_training)
+from .values import (ENTRY, ENTRY_KINDS, ENTRY_S, ENTRY_T, EVAL, LOADED, NEW_ATOMS, NUMBER, REQUIRES_GRAD,
+                     TRAIN_ATOMS, TRAIN_SET, UNKNOWN_ATOMS, UNKNOWN_TENSOR, UNKNOWN_VALUE, TensorFact, Value,
+                     after_step, after_training)
 
+_MODEL_OUTPUT = "the model's output"
 _BUILTIN_PASSTHROUGH = frozenset({"list", "tuple", "iter", "sorted", "reversed", "enumerate", "tqdm",
                                   "set", "next"})
 _BUILTIN_NUMBER = frozenset({"float", "int", "len", "bool", "str", "abs", "round", "isinstance",
@@ -58,6 +60,9 @@ class CallsMixin:
                 return self.instantiate(node, found, args, st)
             if bound is None and name in _BUILTIN_NUMBER:
                 return NUMBER
+            if bound is None and name == "enumerate":
+                first = arg_of(args, 0)
+                return Value("enumerate", elements=(first[1],)) if first is not None else UNKNOWN_VALUE
             if bound is None and name in _BUILTIN_PASSTHROUGH:
                 first = arg_of(args, 0)
                 return first[1] if first is not None else UNKNOWN_VALUE
@@ -94,6 +99,18 @@ class CallsMixin:
         self.hand_out(args, st)
         return UNKNOWN_VALUE
 
+    def constructed(self, recv: Value, st: State) -> Value:
+        """``m = Model(envs); m.eval()``: what looked like a model run built one (a class passed
+        in as a parameter, called): a tensor has no ``.eval()``. The call was a construction."""
+        origin = recv.tensor.origin
+        self.events.constructions.add(origin)
+        self.events.forward_calls.pop(origin, None)
+        value = Value("module", key=recv.key, mode=NEW_ATOMS)
+        if recv.key:
+            st.env[recv.key] = value
+            self.set_mode(st, recv.key, NEW_ATOMS)
+        return value
+
     def from_init(self, key: Optional[str]) -> bool:
         """``self.x`` that ``__init__`` assigns from one of its parameters (``self.model = model``)."""
         cls = self.fn.cls
@@ -110,7 +127,11 @@ class CallsMixin:
         if value.kind == "module":
             return value.has_params is not False
         if value.kind == "unknown" and value.key:
-            return value.key in self.fn.modulelike
+            if value.key in self.fn.modulelike:
+                return True
+            if value.mode and any(kind == LOADED for kind, _ in value.mode):
+                self.fn.modulelike.add(value.key)  # an unpickled object called: a whole model
+                return True
         return False
 
     def hand_out(self, args, st: Optional[State] = None) -> None:
@@ -138,10 +159,14 @@ class CallsMixin:
         frozen = key is not None and any(key == k or key.startswith(k + ".") for k in st.frozen)
         if generate:
             return UNKNOWN_VALUE
-        return self.op([v for _, v in args], st, node, "the model's output", requires_grad=not frozen)
+        if node in self.events.constructions:
+            return Value("module", mode=NEW_ATOMS)
+        return self.op([v for _, v in args], st, node, _MODEL_OUTPUT, requires_grad=not frozen)
 
     def record_forward(self, node: cst.Call, callee: Value, args, st: State, generate: bool = False) -> None:
         """The event rules read: a model call with the modes and grad mode in force."""
+        if node in self.events.constructions:
+            return
         key = callee.key
         if key is not None:
             modes = lookup_mode(st.modes, key, st.trained, entry_ok(self.fn, key))
@@ -159,6 +184,9 @@ class CallsMixin:
 
     def method_call(self, node: cst.Call, recv: Value, meth: str, st: State) -> Value:
         key = recv.key
+        if recv.kind == "tensor" and meth in torchapi.MODULE_ONLY_METHODS and recv.tensor is not None \
+                and recv.tensor.how == _MODEL_OUTPUT and recv.tensor.origin is not None:
+            recv = self.constructed(recv, st)
         # methods of local classes
         if recv.cls is not None and recv.kind in ("module", "object", "class"):
             method = recv.cls.method(meth)
@@ -184,7 +212,8 @@ class CallsMixin:
         if meth in ("parameters", "named_parameters") and recv.kind not in ("tensor", "number"):
             return Value("params", sources=((key, False),) if key else ())
         if meth in ("modules", "children", "named_modules", "named_children") and key:
-            return Value("unknown", key=key)
+            # the parts of a model: modules, in the model's mode (pairs with their names)
+            return Value("parts", key=key, elements=(Value("number"),) if meth.startswith("named") else ())
         if meth == "requires_grad_":
             flag = True if not node.args else const_bool(args[0][0].value)
             if recv.kind == "tensor":
@@ -210,6 +239,10 @@ class CallsMixin:
         if meth == "step" and (recv.kind == "optimizer" or self._optimizer_named(key)
                                or any(v.kind == "optimizer" for _, v in args)):
             self.training_step(st, optimizer=True)
+            for model, _ in recv.sources if recv.kind == "optimizer" else ():
+                if model and (model in st.env or entry_ok(self.fn, model) or model in st.modes):
+                    atoms = lookup_mode(st.modes, model, st.trained, entry_ok(self.fn, model))
+                    self.set_mode(st, model, after_step(atoms))
             return NUMBER
         if meth == "retain_grad" and recv.kind == "tensor" and key:
             fact = recv.tensor
@@ -337,7 +370,7 @@ class CallsMixin:
                 elif qual not in ("torch.float32", "torch.float"):
                     cuda_only = True  # a device variable: a copy on CUDA, the same tensor on CPU
             copies = copies or cuda_only
-        if not copies:
+        if not copies or fact.how == _MODEL_OUTPUT:  # a model's output moved is still its output
             return recv.with_(key=None) if recv.key else recv
         result = self.op([recv], st, node, f"a `.{meth}()` copy")
         out = result.tensor
@@ -396,6 +429,8 @@ class CallsMixin:
             return Value("scheduler")
         if qual in torchapi.TENSOR_FACTORIES or qual == torchapi.PARAMETER:
             return self.tensor_factory(node, qual, args)
+        if qual == "torch.load":  # a whole pickled model, a state dict, a tensor: known when used
+            return Value("unknown", mode=frozenset({(LOADED, node)}))
         if qual in ("torch.autograd.grad",):
             first = arg_of(args, 0, "outputs")
             self.record("backwards", node, Backward(node, self.fn,
@@ -471,7 +506,7 @@ class CallsMixin:
         if earlier is not None:  # a loop body seen again: frozen here on every pass
             frozen = frozen & earlier.frozen_before
         self.record("optimizers", node, OptimizerBuild(node, self.fn, sources, classes, frozen))
-        return Value("optimizer")
+        return Value("optimizer", sources=sources)
 
     def tensor_factory(self, node, qual: str, args) -> Value:
         rg = arg_of(args, -1, "requires_grad")
@@ -573,11 +608,11 @@ class CallsMixin:
         at the call, and its setters become the call itself (the helper that set the mode)."""
         new = set()
         for kind, arg in atoms:
-            if kind in (ENTRY, ENTRY_T):
+            if kind in ENTRY_KINDS:
                 caller_key = self.map_key(arg, callee, mapping, receiver)
                 base = lookup_mode(st.modes, caller_key, st.trained, entry_ok(self.fn, caller_key)) \
                     if caller_key else UNKNOWN_ATOMS
-                new |= after_training(base) if kind == ENTRY_T else base
+                new |= {ENTRY: lambda b: b, ENTRY_T: after_training, ENTRY_S: after_step}[kind](base)
             elif kind in (EVAL, TRAIN_SET):
                 new.add((kind, node))
             else:
@@ -612,6 +647,8 @@ class CallsMixin:
             return Value("tensor", tensor=fact)
         if result.kind in ("optimizer", "params", "number"):
             return Value(result.kind, sources=result.sources)
+        if result.elements and result.kind in ("tuple", "list"):  # return model, optimizer
+            return Value("tuple", elements=tuple(self.returned(e, callee, mapping, st, node) for e in result.elements))
         return UNKNOWN_VALUE
 
     def instantiate(self, node, cls: ClassInfo, args, st: State) -> Value:

@@ -137,3 +137,4 @@ class Events:
     syntactic: dict = field(default_factory=dict)
     external_calls: list = field(default_factory=list)     # CallSites of other files' functions
     external_escapes: set = field(default_factory=set)     # refs of other files' functions passed around
+    constructions: set = field(default_factory=set)        # calls that looked like model runs but built one

@@ -53,7 +53,12 @@ class ExpressionsMixin:
         return join_values(self.ev(node.body, st), self.ev(node.orelse, st)) or UNKNOWN_VALUE
 
     def _sequence(self, node, st: State) -> Value:
-        return self.collection([self.ev(e.value, st) for e in node.elements])
+        values = [self.ev(e.value, st) for e in node.elements]
+        out = self.collection(values)
+        if type(node) is cst.Tuple and out.kind == "list" and not any(type(e) is cst.StarredElement
+                                                                         for e in node.elements):
+            out = out.with_(elements=tuple(values))  # `return model, optimizer`: each keeps its value
+        return out
 
     def _dict(self, node: cst.Dict, st: State) -> Value:
         params = None
@@ -154,6 +159,9 @@ class ExpressionsMixin:
             return UNKNOWN_VALUE
         if attr in ("module", "_orig_mod"):
             return base  # DDP / torch.compile wrappers share the model's parameters and mode
+        if attr == "_modules" and base.key:
+            self.fn.modulelike.add(base.key)  # only an nn.Module has them
+            return base.with_(kind="module") if base.kind == "unknown" else base
         return self.member(base, attr, st)
 
     def member(self, base: Value, attr: str, st: State) -> Value:
@@ -187,7 +195,7 @@ class ExpressionsMixin:
                         self.ev(part, st)
         if base.kind == "tensor":
             return self.op([base], st, node, "indexing")
-        if base.kind == "tuple":
+        if base.kind == "tuple" or (base.kind == "list" and base.elements):
             index = node.slice[0].slice.value if type(node.slice[0].slice) is cst.Index else None
             if type(index) is cst.Integer and int(index.value) < len(base.elements):
                 return base.elements[int(index.value)]
@@ -251,6 +259,13 @@ class ExpressionsMixin:
         return Value("list", tensor=elt.tensor if elt.kind == "tensor" else None)
 
     def element_of(self, iterable: Value) -> Value:
+        if iterable.kind == "enumerate":
+            return Value("tuple", elements=(NUMBER, self.element_of(iterable.elements[0])))
+        if iterable.kind == "parts" or (iterable.kind == "module" and iterable.key):
+            # for layer in model.children() / for block in self.blocks (a ModuleList): a part of
+            # the model, in its mode
+            part = Value("module", key=f"{iterable.key}.item")
+            return Value("tuple", elements=(NUMBER, part)) if iterable.elements else part
         if iterable.kind == "params":
             key = iterable.sources[0][0] if len(iterable.sources) == 1 else None
             return Value("param", key=key, sources=iterable.sources)
@@ -272,7 +287,7 @@ class ExpressionsMixin:
         return False
 
     def element_at(self, value: Value, index: int, count: int) -> Value:
-        if value.kind == "tuple":
+        if value.kind == "tuple" or (value.kind == "list" and len(value.elements) == count):
             return value.elements[index] if index < len(value.elements) else UNKNOWN_VALUE
         if value.kind == "param" or (value.kind == "params" and value.sources):
             # for name, p in model.named_parameters(): the last element is the parameter

@@ -348,9 +348,7 @@ class _Run(ExpressionsMixin, CallsMixin):
             return st
         if type(node) is cst.Return:
             if node.value is not None:
-                value = self.ev(node.value, st)
-                if value.kind == "module" and value.key is not None and not entry_ok(self.fn, value.key):
-                    value = value.with_(mode=lookup_mode(st.modes, value.key, st.trained, False))
+                value = self._as_returned(self.ev(node.value, st), st)
                 self.returns = join_values(self.returns, value)
             self.exits.append(st)
             return None
@@ -372,6 +370,14 @@ class _Run(ExpressionsMixin, CallsMixin):
         if type(node) is cst.Del:
             return st
         return st
+
+    def _as_returned(self, value: Value, st: State) -> Value:
+        """A returned model built here keeps the mode it has at the return (the callers see it)."""
+        if value.kind == "module" and value.key is not None and not entry_ok(self.fn, value.key):
+            return value.with_(mode=lookup_mode(st.modes, value.key, st.trained, False))
+        if value.elements and value.kind in ("tuple", "list"):
+            return value.with_(elements=tuple(self._as_returned(e, st) for e in value.elements))
+        return value
 
     def loop(self, node, st: State, header, body, orelse, names, infinite=False) -> Optional[State]:
         info = self.o.loop_infos.get(node)

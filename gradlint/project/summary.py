@@ -25,7 +25,7 @@ import hashlib
 import json
 from typing import Dict, List, Optional
 
-from ..facts.values import ENTRY, ENTRY_T, TensorFact, Value
+from ..facts.values import ENTRY_KINDS, TensorFact, Value
 
 FORMAT = 1
 
@@ -35,7 +35,7 @@ def atoms_out(atoms) -> list:
     """Mode atoms without nodes: a setter in this file means nothing elsewhere."""
     out = []
     for kind, arg in atoms:
-        out.append([kind, arg if kind in (ENTRY, ENTRY_T) else None])
+        out.append([kind, arg if kind in ENTRY_KINDS else None])
     return sorted(out, key=lambda a: (a[0], a[1] or ""))
 
 
@@ -69,6 +69,8 @@ def value_out(value: Optional[Value]) -> Optional[dict]:
         out["frozen"] = list(value.frozen)
     if value.init_modes:
         out["init_modes"] = [[part, atoms_out(atoms)] for part, atoms in value.init_modes]
+    if value.elements:
+        out["elements"] = [value_out(e) for e in value.elements]
     return out
 
 
@@ -86,7 +88,8 @@ def value_in(data: Optional[dict], classes) -> Optional[Value]:
         qual=data.get("qual"), mode=atoms_in(data["mode"]) if "mode" in data else None,
         mode_dep=data.get("mode_dep"), has_params=data.get("has_params"),
         sources=tuple(tuple(s) for s in data.get("sources", ())), frozen=tuple(data.get("frozen", ())),
-        init_modes=tuple((part, atoms_in(atoms)) for part, atoms in data.get("init_modes", ())))
+        init_modes=tuple((part, atoms_in(atoms)) for part, atoms in data.get("init_modes", ())),
+        elements=tuple(value_in(e, classes) for e in data.get("elements", ())))
 
 
 # -- runtime objects --------------------------------------------------------------------------------

@@ -85,7 +85,10 @@ def owned_by_framework(facts: FileFacts, event: ForwardCall) -> bool:
 
 
 def shown(event: ForwardCall) -> str:
-    return event.key or "the model"
+    """The model as a reader knows it: ``self.blocks[...]`` for an element of a container."""
+    if not event.key:
+        return "the model"
+    return event.key.replace(".item", "[...]")
 
 
 def inside_own_model(event: ForwardCall) -> bool:
