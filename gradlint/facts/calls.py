@@ -174,13 +174,17 @@ class CallsMixin:
             modes = callee.mode or TRAIN_ATOMS
         regions = tuple(self.regions)
         arg_names = [n for a, _ in args if a.keyword is None for n in identifiers(a.value)]
-        data_names = [n for n in arg_names if words.says_inference_data(n)]
+        data_names = [n for n in arg_names if words.says_inference_data(n, self.o.facts.is_test_file)]
         if not regions and data_names and self.o.facts.framework_of(self.fn) is None \
                 and not self.o.facts.is_test_function(self.fn):
             regions = (Region(node, self.fn, "call", f"call on `{data_names[0]}`"),)
+        prepared = next((how for k, how in self.prepared.items() if key and (key == k or key.startswith(k + "."))), "")
+        if not prepared and key and any(kind == LOADED for kind, _ in modes):
+            prepared = f"`torch.load` gave `{key}`"
         self.record("forward_calls", node, ForwardCall(
             node, self.fn, key, callee, st.grad, modes, tuple(self.loops), regions,
-            generate=generate, certain=callee.kind == "module" or (key in self.fn.modulelike if key else False)))
+            generate=generate, certain=callee.kind == "module" or (key in self.fn.modulelike if key else False),
+            prepared=prepared))
 
     def method_call(self, node: cst.Call, recv: Value, meth: str, st: State) -> Value:
         key = recv.key
@@ -209,6 +213,7 @@ class CallsMixin:
         if meth in ("load_state_dict", "load", "load_weights", "from_pretrained") and key \
                 and recv.kind in ("module", "unknown"):
             self.loaded(st, key)
+            self.prepared.setdefault(key, f"loading weights into `{key}`")
         if meth in ("parameters", "named_parameters") and recv.kind not in ("tensor", "number"):
             return Value("params", sources=((key, False),) if key else ())
         if meth in ("modules", "children", "named_modules", "named_children") and key:
@@ -311,6 +316,8 @@ class CallsMixin:
         if recv.kind in ("tensor", "number", "optimizer"):
             return UNKNOWN_VALUE
         self.o.setter_loops[node] = tuple(self.loops)
+        if recv.key is not None and any(kind == EVAL for kind, _ in atoms):
+            self.prepared.setdefault(recv.key, f"`{recv.key}.eval()`")
         if recv.key is not None:
             self.fn.modulelike.add(recv.key)
             self.set_mode(st, recv.key, atoms)
@@ -390,6 +397,7 @@ class CallsMixin:
             r.uses_grad = True
 
     def training_step(self, st: State, optimizer: bool) -> None:
+        self.steps += 1
         st.modes = {k: after_training(v) for k, v in st.modes.items()}
         st.trained = frozenset({True})
         for loop in self.loops:
@@ -535,40 +543,39 @@ class CallsMixin:
         external = getattr(callee, "is_summary", False)
         if not external:
             self.o.run(callee)
-        mapping: Dict[str, Optional[str]] = {}
-        params = list(callee.params)
-        is_method = callee.cls is not None and params and params[0] in ("self", "cls") \
+        is_method = callee.cls is not None and callee.params and callee.params[0] in ("self", "cls") \
             and "staticmethod" not in callee.decorator_names
-        if is_method:
-            params = params[1:]
-        positional = [(a, v) for a, v in args if a.keyword is None and not a.star]
-        for i, (a, v) in enumerate(positional):
-            if i < len(params):
-                mapping[params[i]] = v.key if v.key else key_of(a.value)
-        for a, v in args:
-            if a.keyword is not None:
-                mapping[a.keyword.value] = v.key if v.key else key_of(a.value)
-        if is_method and receiver is None and callee.cls is not None and self.fn.cls is not None \
+        if is_method and receiver is None and self.fn.cls is not None \
                 and type(node.func) is cst.Attribute and key_of(node.func.value) in ("self", "cls"):
             receiver = "self"
-        values: Dict[str, Value] = {}
-        for i, (a, v) in enumerate(positional):
-            if i < len(params):
-                values[params[i]] = v
-        for a, v in args:
-            if a.keyword is not None:
-                values[a.keyword.value] = v
-        site = CallSite(node, self.fn, callee, mapping, receiver, st.grad, st.modes, st.trained,
-                        tuple(self.loops), bool(self.regions), values, tuple(st.frozen))
-        if external:
-            self.events.external_calls.append(site)
-        else:
-            callee.callsites.append(site)
+        mapping = self.call_site(node, callee, args, receiver, st, skip_first=is_method)
         self.apply_summary(node, callee, mapping, receiver, st)
         result = callee.returns
         if isinstance(result, Value):
             return self.returned(result, callee, mapping, st, node)
         return UNKNOWN_VALUE
+
+    def call_site(self, node, callee, args, receiver: Optional[str], st: State, skip_first: bool) -> dict:
+        """Record the call site (for another file's function, in this file's summary) and
+        return the callee parameter -> caller key mapping."""
+        params = list(callee.params)[1:] if skip_first else list(callee.params)
+        mapping: Dict[str, Optional[str]] = {}
+        values: Dict[str, Value] = {}
+        positional = [(a, v) for a, v in args if a.keyword is None and not a.star]
+        for (a, v), param in zip(positional, params):
+            mapping[param] = v.key if v.key else key_of(a.value)
+            values[param] = v
+        for a, v in args:
+            if a.keyword is not None:
+                mapping[a.keyword.value] = v.key if v.key else key_of(a.value)
+                values[a.keyword.value] = v
+        site = CallSite(node, self.fn, callee, mapping, receiver, st.grad, st.modes, st.trained,
+                        tuple(self.loops), bool(self.regions), values, tuple(st.frozen))
+        if getattr(callee, "is_summary", False):
+            self.events.external_calls.append(site)
+        else:
+            callee.callsites.append(site)
+        return mapping
 
     def map_key(self, key: str, callee: FunctionInfo, mapping, receiver) -> Optional[str]:
         root, _, rest = key.partition(".")
@@ -656,21 +663,7 @@ class CallsMixin:
         init = cls.method("__init__")
         init_modes: tuple = ()
         if init is not None:
-            mapping = {}
-            params = init.params[1:]
-            positional = [(a, v) for a, v in args if a.keyword is None and not a.star]
-            for i, (a, v) in enumerate(positional):
-                if i < len(params):
-                    mapping[params[i]] = v.key
-            for a, v in args:
-                if a.keyword is not None:
-                    mapping[a.keyword.value] = v.key
-            site = CallSite(node, self.fn, init, mapping, None, st.grad, st.modes, st.trained,
-                            tuple(self.loops), bool(self.regions), {}, tuple(st.frozen))
-            if getattr(init, "is_summary", False):
-                self.events.external_calls.append(site)
-            else:
-                init.callsites.append(site)
+            mapping = self.call_site(node, init, args, None, st, skip_first=True)
             init_modes = tuple((key[4:], self.substitute(atoms, init, mapping, None, st, node))
                                for key, atoms in sorted(init.exit_modes.items())
                                if key.startswith("self.") and not self._is_self_default(key, atoms))

@@ -55,6 +55,7 @@ class ForwardCall:
     regions: Tuple[Region, ...]
     generate: bool = False        # model.generate(...): decorated no_grad in HF
     certain: bool = True          # known to be a module (not only named like one)
+    prepared: str = ""            # "`model.eval()`": readied for inference earlier in the function
 
 
 @dataclass(eq=False)

@@ -12,7 +12,7 @@ from .names import key_of
 from .scopes import ClassInfo, FunctionInfo
 from .state import State
 from .syntax import identifiers
-from .values import (MAY_REQUIRE_GRAD, NUMBER, REQUIRES_GRAD, UNKNOWN_VALUE, TensorFact, Value,
+from .values import (MAY_REQUIRE_GRAD, NONE, NUMBER, REQUIRES_GRAD, UNKNOWN_VALUE, TensorFact, Value,
                      join_values)
 
 
@@ -111,7 +111,9 @@ class ExpressionsMixin:
         qual = self.imports.qualname(node)
         if qual is not None:
             return self.imported(qual, name)
-        if name in ("True", "False", "None"):
+        if name == "None":
+            return NONE
+        if name in ("True", "False"):
             return NUMBER
         known = self.o.module_env.get(name) if not self.fn.is_module_level else None
         if known is not None and known.kind in ("module", "tensor", "optimizer", "params", "list"):
@@ -237,7 +239,7 @@ class ExpressionsMixin:
             if source is None:
                 source = iterable
             names = identifiers(comp.iter)
-            if words.says_inference(names) and self.o.facts.framework_of(self.fn) is None:
+            if words.says_inference(names, self.o.facts.is_test_file) and self.o.facts.framework_of(self.fn) is None:
                 self.regions.append(Region(node, self.fn, "loop", f"loop over `{names[0]}`"))
                 region_pushed += 1
             self.assign(comp.target, self.element_of(iterable), inner, None)

@@ -10,6 +10,7 @@ states for the entry atoms.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
@@ -141,6 +142,8 @@ class _Run(ExpressionsMixin, CallsMixin):
         self.loop_exits: List[Tuple[list, list]] = []   # (breaks, continues) per loop
         self.exits: List[State] = []
         self.returns: Optional[Value] = None
+        self.prepared: Dict[str, str] = {}   # model key -> how it was readied for inference here
+        self.steps = 0                       # training steps seen so far (calls included)
         fn.locals = set()
 
     # -- entry and exit -------------------------------------------------------------
@@ -168,6 +171,27 @@ class _Run(ExpressionsMixin, CallsMixin):
         fn.returns = self.returns
         if fn.cls is not None and not getattr(fn.cls, "is_summary", False):
             self._attrs_by_evidence(fn)
+        self._behaviour_regions()
+
+    def _behaviour_regions(self) -> None:
+        """Inference by behaviour: a model run after ``.eval()`` or a load of weights in code
+        that never trains (a predict script, a ``main()`` that loads a checkpoint), whatever
+        the names say. Not where gradients are used (saliency, attacks) or the model's output
+        leaves the function (a caller may backpropagate it)."""
+        fn = self.fn
+        if fn.trains or fn.uses_grad or self.o.facts.framework_of(fn) is not None:
+            return
+        if not fn.is_module_level and self.o.facts.is_test_function(fn):
+            return
+        returned = self.returns
+        if returned is not None and returned.kind == "tensor" and returned.tensor is not None \
+                and returned.tensor.atoms & {"nonleaf", "nonleaf_if_grad"}:
+            return
+        for event in self.events.forward_calls.values():
+            if event.fn is fn and not event.regions and event.prepared:
+                region = Region(event.node, fn, "behaviour", f"inference code (after {event.prepared}; "
+                                                             f"nothing trains here)")
+                event.regions = (region,)
 
     @staticmethod
     def _attrs_by_evidence(fn: FunctionInfo) -> None:
@@ -213,7 +237,7 @@ class _Run(ExpressionsMixin, CallsMixin):
         fn = self.fn
         if self.o.facts.framework_of(fn) is not None or self.o.facts.is_test_function(fn):
             return None
-        if words.says_inference([fn.name]) and not words.is_builder_name(fn.name):
+        if words.says_inference([fn.name], self.o.facts.is_test_file) and not words.is_builder_name(fn.name):
             return Region(fn.node, fn, "function", f"evaluation function `{fn.name}`")
         return None
 
@@ -259,13 +283,22 @@ class _Run(ExpressionsMixin, CallsMixin):
             return st
         if type(node) is cst.If:
             self.ev(node.test, st)
-            then = self.block(_block_statements(node.body), st.copy())
-            if type(node.orelse) is cst.If:
-                other = self.stmt(node.orelse, st.copy())
-            elif type(node.orelse) is cst.Else:
-                other = self.block(_block_statements(node.orelse.body), st.copy())
-            else:
-                other = st
+            names = identifiers(node.test)
+            flag_trains = words.says_training(names)
+            flag_infers = not flag_trains and words.says_inference(names, self.o.facts.is_test_file)
+            steps = self.steps
+            with self._region_if(flag_infers, node, "`if {}:` branch", node.test):
+                then = self.block(_block_statements(node.body), st.copy())
+            # `if args.train: train(...) else: test(...)`: the branch that does not train infers
+            infers_else = flag_trains and self.steps > steps
+            with self._region_if(infers_else and type(node.orelse) is cst.Else, node,
+                                 "`else` branch of `if {}:`", node.test):
+                if type(node.orelse) is cst.If:
+                    other = self.stmt(node.orelse, st.copy())
+                elif type(node.orelse) is cst.Else:
+                    other = self.block(_block_statements(node.orelse.body), st.copy())
+                else:
+                    other = st
             if then is None:
                 return other
             if other is None:
@@ -371,6 +404,19 @@ class _Run(ExpressionsMixin, CallsMixin):
             return st
         return st
 
+    @contextmanager
+    def _region_if(self, wanted: bool, node, label: str, test):
+        """Run a branch inside an inference region when ``wanted``."""
+        if not wanted or self.o.facts.framework_of(self.fn) is not None:
+            yield
+            return
+        shown = cst.Module([]).code_for_node(test)
+        self.regions.append(Region(node, self.fn, "branch", label.format(shown)))
+        try:
+            yield
+        finally:
+            self.regions.pop()
+
     def _as_returned(self, value: Value, st: State) -> Value:
         """A returned model built here keeps the mode it has at the return (the callers see it)."""
         if value.kind == "module" and value.key is not None and not entry_ok(self.fn, value.key):
@@ -386,8 +432,8 @@ class _Run(ExpressionsMixin, CallsMixin):
                             data=words.says_data(names))
             self.o.loop_infos[node] = info
         region = None
-        if names and words.says_inference(names) and self.o.facts.framework_of(self.fn) is None:
-            shown = next((n for n in names if words.says_inference([n])), names[0])
+        if names and words.says_inference(names, self.o.facts.is_test_file) and self.o.facts.framework_of(self.fn) is None:
+            shown = next((n for n in names if words.says_inference([n], self.o.facts.is_test_file)), names[0])
             region = Region(node, self.fn, "loop", f"loop over `{shown}`")
         self.loops.append(info)
         if region is not None:

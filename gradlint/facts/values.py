@@ -132,6 +132,7 @@ class Value:
 
 UNKNOWN_VALUE = Value("unknown")
 NUMBER = Value("number")
+NONE = Value("none")   # `x = None`: on a path where it is None, it is nothing else
 
 
 def join_values(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
@@ -139,6 +140,14 @@ def join_values(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
         return b
     if b is None or a is b or a == b:
         return a
+    if a.kind == "none":  # `model = None` on one path, a model on the other: optional, still a model
+        return b
+    if b.kind == "none":
+        return a
+    if {a.kind, b.kind} == {"module", "unknown"}:  # a model on one path, nothing known on the other
+        module, other = (a, b) if a.kind == "module" else (b, a)
+        return module.with_(key=module.key if module.key == other.key else None, mode_dep=None,
+                            bound_in=a.bound_in if a.bound_in is b.bound_in else None)
     if a.kind == b.kind == "tensor":
         return a.with_(tensor=a.tensor.join(b.tensor), key=a.key if a.key == b.key else None,
                        bound_in=a.bound_in if a.bound_in is b.bound_in else None)

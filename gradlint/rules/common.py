@@ -31,37 +31,41 @@ def model_value(facts: FileFacts, event: ForwardCall):
 _MAX_CHAIN = 6
 
 
-def _passed(fn, param: str, default, depth: int = 0, seen=None):
-    """The join of what the call sites of ``fn`` pass as ``param``: a module only if every
-    caller passes one. A caller that passes on its own parameter is followed to its callers
-    (``train(net)`` calling ``evaluate(net)``), and one that uses it as a module
-    (``net.parameters()``) counts as passing a module."""
-    active = seen if seen is not None else set()
+def _passed(fn, param: str, default, depth: int = 0, active=None):
+    """What the call sites of ``fn`` pass as ``param``: a module when some caller passes one
+    and no caller passes something that is not one (a number, a tensor, a function). A
+    caller that passes on its own parameter is followed to its callers (``train(net)``
+    calling ``evaluate(net)``), and one that uses it as a module (``net.parameters()``)
+    counts as passing a module."""
+    active = active if active is not None else set()
     if fn.escapes or not fn.callsites or (id(fn), param) in active or depth > _MAX_CHAIN:
         return default
     active.add((id(fn), param))
     try:
-        return _join_passed(fn, param, default, depth, active)
+        modules = None
+        for site in fn.callsites:
+            arg = _argument(site, param, depth, active)
+            if arg is None or arg.kind in ("unknown", "none"):
+                continue
+            if arg.kind != "module":
+                return default  # some caller passes something else: not a model parameter
+            modules = join_values(modules, arg)
+        return modules if modules is not None else default
     finally:
         active.discard((id(fn), param))
 
 
-def _join_passed(fn, param: str, default, depth: int, active):
-    passed = None
-    for site in fn.callsites:
-        arg = (site.values or {}).get(param)
-        if arg is None or arg.kind == "unknown":
-            caller, key = site.caller, (site.args or {}).get(param)
-            arg = None
-            if key and not caller.is_module_level:
-                if key in caller.modulelike:
-                    arg = Value("module", key=key)
-                elif key in caller.params:
-                    arg = _passed(caller, key, None, depth + 1, active)
-            if arg is None:
-                return default
-        passed = join_values(passed, arg)
-    return passed if passed is not None else default
+def _argument(site, param: str, depth: int, active):
+    arg = (site.values or {}).get(param)
+    if arg is not None and arg.kind not in ("unknown", "none"):
+        return arg
+    caller, key = site.caller, (site.args or {}).get(param)
+    if key and not caller.is_module_level:
+        if key in caller.modulelike:
+            return Value("module", key=key)
+        if key in caller.params:
+            return _passed(caller, key, arg, depth + 1, active)
+    return arg
 
 
 def is_model_call(facts: FileFacts, event: ForwardCall) -> bool:
