@@ -18,7 +18,7 @@ from .values import (ENTRY, ENTRY_KINDS, ENTRY_S, ENTRY_T, EVAL, LOADED, NEW_ATO
 
 _MODEL_OUTPUT = "the model's output"
 _BUILTIN_PASSTHROUGH = frozenset({"list", "tuple", "iter", "sorted", "reversed", "enumerate", "tqdm",
-                                  "set", "next"})
+                                  "set"})
 _BUILTIN_NUMBER = frozenset({"float", "int", "len", "bool", "str", "abs", "round", "isinstance",
                              "hasattr", "callable", "repr", "format", "id", "range", "print"})
 
@@ -58,8 +58,15 @@ class CallsMixin:
                 return self.local_call(node, found, args, None, st)
             if isinstance(found, ClassInfo):
                 return self.instantiate(node, found, args, st)
+            if bound is None and name == "getattr" and len(node.args) >= 2 \
+                    and type(node.args[1].value) is cst.SimpleString and node.args[1].value.raw_value.isidentifier():
+                obj = args[0][1]  # getattr(model, "eval") is model.eval
+                return Value("bound", key=obj.key, elements=(obj,), qual=node.args[1].value.raw_value)
             if bound is None and name in _BUILTIN_NUMBER:
                 return NUMBER
+            if bound is None and name == "next":  # next(iter(test_loader)): one element of it
+                first = arg_of(args, 0)
+                return self.element_of(first[1]) if first is not None else UNKNOWN_VALUE
             if bound is None and name == "enumerate":
                 first = arg_of(args, 0)
                 return Value("enumerate", elements=(first[1],)) if first is not None else UNKNOWN_VALUE
@@ -83,6 +90,8 @@ class CallsMixin:
 
     def call_value(self, node: cst.Call, callee: Value, args, st: State) -> Value:
         """Calling an object: a model's forward, a loss, or something opaque."""
+        if callee.kind == "bound" and callee.elements:  # getattr(model, "eval")()
+            return self.method_call(node, callee.elements[0], callee.qual, st)
         if callee.kind == "func" and is_function(callee.func):
             return self.local_call(node, callee.func, args, None, st)
         if callee.kind == "class" and callee.cls is not None:
@@ -175,9 +184,11 @@ class CallsMixin:
         regions = tuple(self.regions)
         arg_names = [n for a, _ in args if a.keyword is None for n in identifiers(a.value)]
         data_names = [n for n in arg_names if words.says_inference_data(n, self.o.facts.is_test_file)]
+        data_names += [f"a batch of `{v.data}`" for _, v in args if v.data]
         if not regions and data_names and self.o.facts.framework_of(self.fn) is None \
                 and not self.o.facts.is_test_function(self.fn):
-            regions = (Region(node, self.fn, "call", f"call on `{data_names[0]}`"),)
+            shown = data_names[0] if data_names[0].startswith("a batch") else f"`{data_names[0]}`"
+            regions = (Region(node, self.fn, "call", f"call on {shown}"),)
         prepared = next((how for k, how in self.prepared.items() if key and (key == k or key.startswith(k + "."))), "")
         if not prepared and key and any(kind == LOADED for kind, _ in modes):
             prepared = f"`torch.load` gave `{key}`"
@@ -216,6 +227,8 @@ class CallsMixin:
             self.prepared.setdefault(key, f"loading weights into `{key}`")
         if meth in ("parameters", "named_parameters") and recv.kind not in ("tensor", "number"):
             return Value("params", sources=((key, False),) if key else ())
+        if meth in ("items", "values") and key and recv.kind in ("dict", "unknown", "list"):
+            return recv.with_(kind="items" if meth == "items" else recv.kind if recv.kind != "dict" else "list")
         if meth in ("modules", "children", "named_modules", "named_children") and key:
             # the parts of a model: modules, in the model's mode (pairs with their names)
             return Value("parts", key=key, elements=(Value("number"),) if meth.startswith("named") else ())
@@ -277,6 +290,10 @@ class CallsMixin:
             return self.forward(node, recv, args, st, generate=True)
         if meth == "forward" and self.is_model(recv):
             return self.forward(node, recv, args, st)
+        if recv.kind == "unknown" and recv.data and meth in torchapi.CONVERSIONS:
+            return Value("unknown", data=recv.data)  # a test batch moved to the device
+        if recv.kind == "unknown" and meth in ("clone", "detach"):  # only a tensor has these
+            recv = recv.with_(kind="tensor", tensor=UNKNOWN_TENSOR)
         if recv.kind == "tensor":
             return self.tensor_method(node, recv, meth, args, st)
         if recv.kind == "list" and meth in ("pop",):
@@ -575,6 +592,7 @@ class CallsMixin:
             self.events.external_calls.append(site)
         else:
             callee.callsites.append(site)
+        self._arg_values = values  # for `substitute`: a fresh model passed has no key, only a mode
         return mapping
 
     def map_key(self, key: str, callee: FunctionInfo, mapping, receiver) -> Optional[str]:
@@ -617,8 +635,13 @@ class CallsMixin:
         for kind, arg in atoms:
             if kind in ENTRY_KINDS:
                 caller_key = self.map_key(arg, callee, mapping, receiver)
-                base = lookup_mode(st.modes, caller_key, st.trained, entry_ok(self.fn, caller_key)) \
-                    if caller_key else UNKNOWN_ATOMS
+                passed = getattr(self, "_arg_values", {}).get(arg.partition(".")[0]) if not caller_key else None
+                if caller_key:
+                    base = lookup_mode(st.modes, caller_key, st.trained, entry_ok(self.fn, caller_key))
+                elif passed is not None and passed.kind == "module" and passed.mode and "." not in arg:
+                    base = passed.mode  # Trainer(nn.Sequential(...)): the fresh model's own mode
+                else:
+                    base = UNKNOWN_ATOMS
                 new |= {ENTRY: lambda b: b, ENTRY_T: after_training, ENTRY_S: after_step}[kind](base)
             elif kind in (EVAL, TRAIN_SET):
                 new.add((kind, node))

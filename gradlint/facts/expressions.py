@@ -55,8 +55,8 @@ class ExpressionsMixin:
     def _sequence(self, node, st: State) -> Value:
         values = [self.ev(e.value, st) for e in node.elements]
         out = self.collection(values)
-        if type(node) is cst.Tuple and out.kind == "list" and not any(type(e) is cst.StarredElement
-                                                                         for e in node.elements):
+        if type(node) in (cst.Tuple, cst.List) and out.kind == "list" \
+                and not any(type(e) is cst.StarredElement for e in node.elements):
             out = out.with_(elements=tuple(values))  # `return model, optimizer`: each keeps its value
         return out
 
@@ -197,6 +197,11 @@ class ExpressionsMixin:
                         self.ev(part, st)
         if base.kind == "tensor":
             return self.op([base], st, node, "indexing")
+        if base.kind == "unknown" and base.data:
+            return Value("unknown", data=base.data)  # batch[0] of a test batch
+        if base.kind == "parts" and base.key:  # list(model.children())[:2] / [0]
+            sliced = len(node.slice) == 1 and type(node.slice[0].slice) is cst.Slice
+            return base if sliced else Value("module", key=f"{base.key}.item")
         if base.kind == "tuple" or (base.kind == "list" and base.elements):
             index = node.slice[0].slice.value if type(node.slice[0].slice) is cst.Index else None
             if type(index) is cst.Integer and int(index.value) < len(base.elements):
@@ -254,6 +259,7 @@ class ExpressionsMixin:
             elt = self.ev(node.elt, inner)
         for _ in range(region_pushed):
             self.regions.pop()
+        st.modes = inner.modes  # `[m.eval() for m in models]` switches the models themselves
         if source is not None and source.kind == "params" and elt.kind == "param":
             return Value("params", sources=tuple((k, f or filtered) for k, f in source.sources))
         if elt.kind == "params":
@@ -261,6 +267,14 @@ class ExpressionsMixin:
         return Value("list", tensor=elt.tensor if elt.kind == "tensor" else None)
 
     def element_of(self, iterable: Value) -> Value:
+        element = self._element_of(iterable)
+        if iterable.key and words.says_inference_data(iterable.key.rsplit(".", 1)[-1], self.o.facts.is_test_file):
+            # a batch of an evaluation split, wherever it is used (a check inside a training loop)
+            element = element.with_(data=iterable.key, elements=tuple(e.with_(data=iterable.key)
+                                                                      for e in element.elements))
+        return element
+
+    def _element_of(self, iterable: Value) -> Value:
         if iterable.kind == "enumerate":
             return Value("tuple", elements=(NUMBER, self.element_of(iterable.elements[0])))
         if iterable.kind == "parts" or (iterable.kind == "module" and iterable.key):
@@ -273,9 +287,14 @@ class ExpressionsMixin:
             return Value("param", key=key, sources=iterable.sources)
         if iterable.kind == "list" and iterable.tensor is not None:
             return Value("tensor", tensor=iterable.tensor)
-        if iterable.kind in ("module", "unknown") and iterable.key and self.within_model(iterable.key):
-            # for layer in model.children() / model.features: a part of the model, in its mode
-            return Value("unknown", key=f"{iterable.key}.item")
+        if iterable.kind in ("list", "dict", "unknown", "items") and iterable.key:
+            # for m in models: the container's element, one key for all of them, so that
+            # `for m in models: m.eval()` is seen by a later `for m in models: m(x)`
+            item = f"{iterable.key}.item"
+            known = [e for e in iterable.elements if e.kind == "module"]
+            element = Value("module", key=item) if known and len(known) == len(iterable.elements) \
+                else Value("unknown", key=item)
+            return Value("tuple", elements=(NUMBER, element)) if iterable.kind == "items" else element
         return UNKNOWN_VALUE
 
     def within_model(self, key: str) -> bool:
@@ -289,6 +308,8 @@ class ExpressionsMixin:
         return False
 
     def element_at(self, value: Value, index: int, count: int) -> Value:
+        if value.data and value.kind == "unknown":
+            return Value("unknown", data=value.data)  # x, y = next(iter(test_loader))
         if value.kind == "tuple" or (value.kind == "list" and len(value.elements) == count):
             return value.elements[index] if index < len(value.elements) else UNKNOWN_VALUE
         if value.kind == "param" or (value.kind == "params" and value.sources):

@@ -287,6 +287,8 @@ class _Run(ExpressionsMixin, CallsMixin):
             flag_trains = words.says_training(names)
             flag_infers = not flag_trains and words.says_inference(names, self.o.facts.is_test_file)
             steps = self.steps
+            if self._always_true(node.test, st):  # `if isinstance(model, nn.Module): model.eval()`
+                return self.block(_block_statements(node.body), st)
             with self._region_if(flag_infers, node, "`if {}:` branch", node.test):
                 then = self.block(_block_statements(node.body), st.copy())
             # `if args.train: train(...) else: test(...)`: the branch that does not train infers
@@ -403,6 +405,21 @@ class _Run(ExpressionsMixin, CallsMixin):
         if type(node) is cst.Del:
             return st
         return st
+
+    def _always_true(self, test, st: State) -> bool:
+        """A guard that holds for the model it tests: ``isinstance(m, nn.Module)``,
+        ``hasattr(m, "eval")`` on a value known to be a module."""
+        if type(test) is not cst.Call or type(test.func) is not cst.Name or len(test.args) != 2:
+            return False
+        if test.func.value not in ("isinstance", "hasattr") or test.func.value in st.env:
+            return False
+        subject = self.ev(test.args[0].value, st)
+        if subject.kind != "module" and not (subject.key and subject.key in self.fn.modulelike):
+            return False
+        if test.func.value == "hasattr":
+            arg = test.args[1].value
+            return type(arg) is cst.SimpleString and arg.raw_value in torchapi.MODULE_API
+        return self.imports.qualname(test.args[1].value) in torchapi.MODULE_BASES
 
     @contextmanager
     def _region_if(self, wanted: bool, node, label: str, test):

@@ -15,16 +15,23 @@ def model_value(facts: FileFacts, event: ForwardCall):
     value = event.value
     key = event.key
     fn = event.fn
-    if key is None or value.kind == "module" or fn.is_module_level:
+    if key is None or (value.kind == "module" and value.mode_dep is not None) or fn.is_module_level:
         return value
     if key in fn.params:
-        return _passed(fn, key, value)
+        return _better(_passed(fn, key, value), value)
     cls = fn.cls
     if cls is not None and key.startswith("self.") and key.count(".") == 1:
         attr = cls.attr(key[5:])
         init = cls.method("__init__")
-        if attr is not None and attr.kind == "unknown" and init is not None and attr.key in init.params:
-            return _passed(init, attr.key, value)
+        if attr is not None and attr.kind in ("unknown", "module") and init is not None and attr.key in init.params:
+            return _better(_passed(init, attr.key, value), value)
+    return value
+
+
+def _better(passed, value):
+    """What the callers pass, unless it says less than the value itself."""
+    if passed.kind == "module" or value.kind != "module":
+        return passed
     return value
 
 
@@ -92,7 +99,7 @@ def shown(event: ForwardCall) -> str:
     """The model as a reader knows it: ``self.blocks[...]`` for an element of a container."""
     if not event.key:
         return "the model"
-    return event.key.replace(".item", "[...]")
+    return display_key(event.key)
 
 
 def inside_own_model(event: ForwardCall) -> bool:
@@ -123,8 +130,26 @@ def inference_calls(facts: FileFacts):
     """Model calls in inference regions, outside framework hooks and unit tests: what GL101
     and GL201 judge."""
     for event in facts.events.forward_calls.values():
-        if event.regions and not owned_by_framework(facts, event) and is_model_call(facts, event):
+        if not event.regions or owned_by_framework(facts, event) or _own_computation(event.regions[0]):
+            continue
+        if is_model_call(facts, event):
             yield event
+
+
+def _own_computation(region) -> bool:
+    """A model's method called only by the model's own methods (its forward, its loss), as in
+    ``def forward(self, x): return self.predict_logits(x)``: part of the model's computation,
+    whatever its name says."""
+    fn = region.fn
+    if region.kind != "function" or fn.cls is None or not fn.cls.is_module or not fn.callsites:
+        return False
+    return all(site.receiver == "self" and site.caller.cls is not None
+               and any(c is fn.cls for c in site.caller.cls.all_classes()) for site in fn.callsites)
+
+
+def display_key(key: str) -> str:
+    """A key as a reader knows it: ``model[...]`` for an element of a container."""
+    return key.replace(".item", "[...]")
 
 
 class FirstPerRegion:
