@@ -489,7 +489,7 @@ class _Run(ExpressionsMixin, CallsMixin):
                 self.syntactic(item, "GL202",
                                f"`with {qual}:` uses the class, not an instance: it raises TypeError; "
                                f"write `with {qual}():`")
-                continue
+                return None  # the TypeError: the body never runs
             effect = self.grad_effect(expr, st)
             self.ev(expr, st)
             if effect is not None:
