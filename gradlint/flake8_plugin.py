@@ -1,7 +1,8 @@
 """The flake8 plugin: ``flake8 --select GL`` reports what ``gradlint`` reports.
 
-flake8 hands over the lines it read; the plugin parses them once with libcst and runs
-every implemented rule on that one parse. flake8 then does the rest as for any plugin:
+flake8 hands over the lines it read; the plugin lints them with the same project view as
+the command line (the files the file imports and the files that call it lend their facts),
+so both report the same findings. flake8 then does the rest as for any plugin:
 ``--select`` / ``--ignore`` / ``--extend-ignore``, ``per-file-ignores`` and ``# noqa``.
 Columns: flake8 plugins yield a 0-based column and flake8 prints it plus one, so the
 printed location is the command line's ``path:line:col``.
@@ -13,13 +14,11 @@ A file libcst cannot parse yields nothing here: flake8 reports it as E999 itself
 from __future__ import annotations
 
 import ast
-from typing import Iterator, List, Sequence, Tuple
-
-import libcst as cst
+import os
+from typing import Iterator, Sequence, Tuple
 
 from . import __version__
-from .engine import lint_module
-from .rules import implemented
+from .project.lint import lint_one
 from .source import may_matter
 
 Result = Tuple[int, int, str, type]
@@ -37,12 +36,12 @@ class GradlintChecker:
 
     def run(self) -> Iterator[Result]:
         text = "".join(self.lines)
-        if not may_matter(text):
+        if not may_matter(text) and not self._in_project():
             return
-        try:
-            module = cst.parse_module(text)
-        except (cst.ParserSyntaxError, RecursionError):
-            return
-        findings: List = lint_module(module, self.filename, implemented())
-        for finding in findings:
-            yield finding.line, finding.col - 1, f"{finding.code} {finding.message}", type(self)
+        for finding in lint_one(self.filename, text):
+            if finding.code.startswith("GL"):  # flake8 reports unparsable files itself (E999)
+                yield finding.line, finding.col - 1, f"{finding.code} {finding.message}", type(self)
+
+    def _in_project(self) -> bool:
+        """A torch-free file can still matter: a helper that train.py hands the model to."""
+        return self.filename not in ("-", "stdin") and os.path.isfile(self.filename)

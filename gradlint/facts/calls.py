@@ -100,7 +100,7 @@ class CallsMixin:
             return self.forward(node, callee, args, st)
         if callee.kind == "module":  # a loss or other parameter-free layer
             return self.op([v for _, v in args], st, node, "a loss")
-        if callee.kind == "unknown" and callee.key and (callee.key in self.fn.params or self.from_init(callee.key)):
+        if callee.kind == "unknown" and callee.key and (self.from_params(callee) or self.from_init(callee.key)):
             # `def helper(m, x): return m(x)`, `self.model(x)` with `self.model = model` in
             # __init__: a model if the callers pass one; the rules decide from the call sites'
             # arguments (rules.common.model_value)
@@ -119,6 +119,15 @@ class CallsMixin:
             st.env[recv.key] = value
             self.set_mode(st, recv.key, NEW_ATOMS)
         return value
+
+    def from_params(self, value: Value) -> bool:
+        """A parameter, an attribute of one, or a name bound from one (``model = ctx.model``):
+        what it is, the callers say."""
+        key = value.alias_of or value.key
+        if not key or key.count(".") > 1 or key.endswith("__"):
+            return False
+        root = key.split(".", 1)[0]
+        return root in self.fn.params and root not in ("self", "cls")
 
     def from_init(self, key: Optional[str]) -> bool:
         """``self.x`` that ``__init__`` assigns from one of its parameters (``self.model = model``)."""
@@ -294,6 +303,8 @@ class CallsMixin:
             return Value("unknown", data=recv.data)  # a test batch moved to the device
         if recv.kind == "unknown" and meth in ("clone", "detach"):  # only a tensor has these
             recv = recv.with_(kind="tensor", tensor=UNKNOWN_TENSOR)
+        if meth in ("size", "numel", "dim") and type(node.func.value) is cst.Call:
+            self.shape_probe(node.func.value)
         if recv.kind == "tensor":
             return self.tensor_method(node, recv, meth, args, st)
         if recv.kind == "list" and meth in ("pop",):
@@ -314,7 +325,7 @@ class CallsMixin:
                 return self.forward(node, Value("module", key=f"{key}.{meth}"), args, st)
             if callee.kind == "module":
                 return self.op([v for _, v in args], st, node, "a loss")
-            if callee.kind == "unknown" and self.from_init(callee.key):
+            if callee.kind == "unknown" and (self.from_init(callee.key) or self.from_params(callee)):
                 self.record_forward(node, callee, args, st)
         if recv.kind in ("unknown", "object") and meth in ("backward", "manual_backward"):
             self.backward(node, args[0][1].tensor if args and args[0][1].kind == "tensor" else None, st)
@@ -689,7 +700,7 @@ class CallsMixin:
             mapping = self.call_site(node, init, args, None, st, skip_first=True)
             init_modes = tuple((key[4:], self.substitute(atoms, init, mapping, None, st, node))
                                for key, atoms in sorted(init.exit_modes.items())
-                               if key.startswith("self.") and not self._is_self_default(key, atoms))
+                               if key.startswith("self.") and (not cls.is_module or not self._is_self_default(key, atoms)))
         if cls.is_module:
             return Value("module", mode=NEW_ATOMS, cls=cls, mode_dep=self.o.class_mode_dep(cls),
                          frozen=self.o.class_frozen_parts(cls), init_modes=init_modes)

@@ -56,6 +56,7 @@ class ForwardCall:
     generate: bool = False        # model.generate(...): decorated no_grad in HF
     certain: bool = True          # known to be a module (not only named like one)
     prepared: str = ""            # "`model.eval()`": readied for inference earlier in the function
+    probe: bool = False           # run only for its output's shape (`model(dummy).shape`)
 
 
 @dataclass(eq=False)

@@ -146,6 +146,8 @@ class ExpressionsMixin:
                 name = key_of(node.value) or "tensor"
                 self.record("grad_reads", node, GradRead(node, self.fn, name, base.tensor))
             return Value("tensor", tensor=TensorFact(frozenset({"plain"})))
+        if attr in ("shape", "ndim") and type(node.value) is cst.Call:
+            self.shape_probe(node.value)
         if base.kind == "tensor":
             if attr == "data":
                 return Value("tensor", tensor=TensorFact(frozenset({"detached"})))
@@ -165,6 +167,12 @@ class ExpressionsMixin:
             self.fn.modulelike.add(base.key)  # only an nn.Module has them
             return base.with_(kind="module") if base.kind == "unknown" else base
         return self.member(base, attr, st)
+
+    def shape_probe(self, call: cst.Call) -> None:
+        """``model(torch.zeros(1, 3, 32, 32)).shape``: a run for its output's shape alone."""
+        event = self.events.forward_calls.get(call)
+        if event is not None:
+            event.probe = True
 
     def member(self, base: Value, attr: str, st: State) -> Value:
         """``base.attr`` for an object with a key: bound here, known from its class, or unknown."""

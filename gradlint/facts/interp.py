@@ -497,7 +497,17 @@ class _Run(ExpressionsMixin, CallsMixin):
             if item.asname is not None:
                 self.assign(item.asname.name, UNKNOWN_VALUE, st, None)
         st.grad = grad
-        out = self.block(_block_statements(node.body), st)
+        # `with torch.no_grad():` around a model run that trains nothing is inference by what it
+        # does; one inside a training loop (a teacher, a target network, an EMA) is judged there
+        infers = grad == frozenset({"off"}) and before != frozenset({"off"}) \
+            and self.o.facts.framework_of(self.fn) is None
+        if infers:
+            self.regions.append(Region(node, self.fn, "no_grad", "`with` block that disables gradients"))
+        try:
+            out = self.block(_block_statements(node.body), st)
+        finally:
+            if infers:
+                self.regions.pop()
         if out is not None:
             out.grad = before
         return out
@@ -595,7 +605,8 @@ class _Run(ExpressionsMixin, CallsMixin):
         if aliases:
             st.env[key] = value.with_(bound_in=loop)
         else:
-            st.env[key] = value.with_(key=key, bound_in=loop)
+            origin = value.key if value.kind == "unknown" and value.key and "." in value.key else None
+            st.env[key] = value.with_(key=key, bound_in=loop, alias_of=origin)
             if value.kind in ("module", "unknown", "object"):
                 if value.mode is not None:
                     atoms = value.mode

@@ -121,6 +121,7 @@ class Value:
     init_modes: Tuple = ()            # (".sub", atoms): modes its __init__ set on parts of itself
     elements: Tuple = ()              # a tuple's elements ((values, indices) of x.max(1))
     data: str = ""                    # drawn from this evaluation split (`next(iter(test_loader))`)
+    alias_of: Optional[str] = None    # `model = ctx.model`: the key this name was bound from
 
     def with_(self, **changes) -> "Value":
         """A copy with some fields changed (dataclasses.replace, without its __init__ cost)."""

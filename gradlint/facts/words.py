@@ -17,7 +17,7 @@ INFERENCE_WORDS = frozenset({
     "eval", "evaluate", "evaluation", "evaluating", "evaluator",
     "validate", "validation", "validating", "valid", "val",
     "test", "testing", "inference", "infer", "predict", "prediction", "predictions",
-    "generate", "generation",
+    "generate", "generation", "accuracy",
 })
 TRAINING_WORDS = frozenset({"train", "training", "fit", "finetune", "finetuning", "trn"})
 
@@ -170,10 +170,17 @@ def _plausible_owner(owner: str) -> bool:
     return root in ("self", "cls") or is_model_name(owner) or is_model_name(root)
 
 
+# What a builder builds; `get_accuracy` and `get_predictions` compute results instead.
+_RESULTS = frozenset({"accuracy", "predictions", "prediction", "preds", "scores", "score", "metrics", "metric",
+                      "loss", "losses", "error", "errors", "outputs", "output", "logits", "probs"})
+
+
 def is_builder_name(name: str) -> bool:
     """``get_eval_model``, ``build_test_loader``: fetches or builds, does not evaluate."""
     toks = [t.lower() for t in _SPLIT.split(name) if t]
-    return bool(toks) and toks[0] in _BUILDER_VERBS
+    if not toks or toks[0] not in _BUILDER_VERBS:
+        return False
+    return not (toks[0] == "get" and toks[-1] in _RESULTS)
 
 
 def says_data(names: Iterable[str]) -> bool:

@@ -68,13 +68,21 @@ class Layout:
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
         self._found = {}
+        self._folders = {}
 
     def contains(self, path: str) -> bool:
         path = os.path.abspath(path)
         return path == self.root or path.startswith(self.root + os.sep)
 
     def search_folders(self, path: str) -> List[str]:
-        """Folders absolute imports of ``path`` are looked up in, nearest first."""
+        """Folders absolute imports of ``path`` are looked up in, nearest first (the same for
+        every file of a folder)."""
+        here = os.path.dirname(os.path.abspath(path))
+        if here not in self._folders:
+            self._folders[here] = self._search_folders(path)
+        return self._folders[here]
+
+    def _search_folders(self, path: str) -> List[str]:
         name, base = module_name(path)
         folders = [base]
         src = os.path.join(self.root, "src")

@@ -100,6 +100,15 @@ def _syntax_only(text: str, shown: str) -> List[Finding]:
     return []
 
 
+def lint_one(path: str, text: str, selection: Optional[Selection] = None) -> List[Finding]:
+    """One file's findings with its project's view, its text given (flake8, an editor)."""
+    from .layout import root_of
+
+    view = ProjectView(root_of(path), {os.path.abspath(path): text})
+    pick = (lambda name: selection) if selection is not None else (lambda name: Selection())
+    return lint_project(view, [path], pick).get(path, [])
+
+
 def lint_files(files: Sequence[str], selection_for: Optional[Callable[[str], Selection]] = None,
                fixes: str = "", progress=None, texts: Optional[Dict[str, str]] = None) -> List[Finding]:
     """Findings of Python files, each with the project view of its root."""

@@ -24,6 +24,8 @@ from .layout import Layout
 from .summary import ClassSummary, FunctionSummary, Site, value_in
 
 _MAX_REEXPORT_DEPTH = 8
+_SCANS: Dict[str, tuple] = {}   # path -> ((mtime_ns, size), ImportScan), for this process
+_LAYOUTS: Dict[str, Layout] = {}  # root -> Layout (its file-existence answers), for this run
 
 
 class ModuleRef:
@@ -121,7 +123,8 @@ class ProjectView:
     """The files of one project root that a run analyses, and their summaries."""
 
     def __init__(self, root: str, texts: Optional[Dict[str, str]] = None) -> None:
-        self.layout = Layout(root)
+        self.layout = _LAYOUTS.get(os.path.abspath(root)) or Layout(root)
+        _LAYOUTS[self.layout.root] = self.layout
         self.root = self.layout.root
         self.texts: Dict[str, Optional[str]] = dict(texts or {})  # path -> text (given: stdin, editor)
         self.errors: Dict[str, str] = {}                           # path -> why it cannot be read
@@ -149,8 +152,25 @@ class ProjectView:
 
     def scan(self, path: str) -> ImportScan:
         if path not in self._scans:
-            self._scans[path] = scan_imports(self.text(path) or "")
+            self._scans[path] = self._scan_file(path)
         return self._scans[path]
+
+    def _scan_file(self, path: str) -> ImportScan:
+        """The import scan of a file; of an unchanged file on disk, the one this process made
+        already (a run over many files, an editor session)."""
+        if path in self.texts:
+            return scan_imports(self.texts[path] or "")
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return scan_imports("")
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        known = _SCANS.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        found = scan_imports(self.text(path) or "")
+        _SCANS[path] = (stamp, found)
+        return found
 
     def deps(self, path: str) -> List[str]:
         """Project files ``path`` imports (directly)."""
@@ -165,13 +185,34 @@ class ProjectView:
         return self._all_files
 
     def importers(self, path: str) -> Set[str]:
+        """Project files that import ``path``. Only files whose imports name ``path``'s module
+        (its stem, or its package's folder) are resolved: most of a large tree never is."""
         if self._reverse is None:
-            reverse: Dict[str, Set[str]] = {}
+            self._reverse = {}
+            self._mentions: Dict[str, Set[str]] = {}
             for f in self.all_files():
-                for d in self.deps(f):
-                    reverse.setdefault(d, set()).add(f)
-            self._reverse = reverse
-        return self._reverse.get(path, set())
+                for name in self.scan(f).modules:
+                    for part in name.strip(".").split("."):
+                        self._mentions.setdefault(part, set()).add(f)
+        if path not in self._reverse:
+            stem = os.path.splitext(os.path.basename(path))[0]
+            if stem == "__init__":
+                stem = os.path.basename(os.path.dirname(path))
+            found = set()
+            for f in self._mentions.get(stem, set()) | self._relative_importers(path):
+                if f != path and path in self.deps(f):
+                    found.add(f)
+            self._reverse[path] = found
+        return self._reverse[path]
+
+    def _relative_importers(self, path: str) -> Set[str]:
+        """``from . import x`` names no module: the files next to ``path`` and in its package."""
+        folder = os.path.dirname(path)
+        return {f for f in self.all_files() if f.startswith(folder + os.sep) or
+                os.path.dirname(f) == os.path.dirname(folder)} if self._has_relative(folder) else set()
+
+    def _has_relative(self, folder: str) -> bool:
+        return os.path.isfile(os.path.join(folder, "__init__.py"))
 
     def ref_of(self, path: str) -> str:
         """The name references to ``path``'s functions and classes start with: its path

@@ -19,6 +19,14 @@ def model_value(facts: FileFacts, event: ForwardCall):
         return value
     if key in fn.params:
         return _better(_passed(fn, key, value), value)
+    origin = value.alias_of or key
+    if "." in origin and origin.split(".", 1)[0] in fn.params:
+        # ctx.model(x), or model = ctx.model: what the callers' ctx holds there (its class's attribute)
+        root, attr = origin.split(".", 1)
+        owner = _owner_class(fn, root)
+        found = owner.attr(attr) if owner is not None and "." not in attr else None
+        if found is not None and found.kind == "module":
+            return found
     cls = fn.cls
     if cls is not None and key.startswith("self.") and key.count(".") == 1:
         attr = cls.attr(key[5:])
@@ -26,6 +34,15 @@ def model_value(facts: FileFacts, event: ForwardCall):
         if attr is not None and attr.kind in ("unknown", "module") and init is not None and attr.key in init.params:
             return _better(_passed(init, attr.key, value), value)
     return value
+
+
+def _owner_class(fn, param: str):
+    """The class of the objects every caller passes as ``param`` (a context, a trainer), if one."""
+    if fn.escapes or not fn.callsites:
+        return None
+    classes = {id(v.cls): v.cls for v in ((s.values or {}).get(param) for s in fn.callsites)
+               if v is not None and v.cls is not None}
+    return next(iter(classes.values())) if len(classes) == 1 else None
 
 
 def _better(passed, value):
@@ -130,10 +147,25 @@ def inference_calls(facts: FileFacts):
     """Model calls in inference regions, outside framework hooks and unit tests: what GL101
     and GL201 judge."""
     for event in facts.events.forward_calls.values():
-        if not event.regions or owned_by_framework(facts, event) or _own_computation(event.regions[0]):
+        regions = _inference_regions(facts, event)
+        if not regions or event.probe or owned_by_framework(facts, event) or _own_computation(regions[0]):
             continue
         if is_model_call(facts, event):
+            event.regions = regions
             yield event
+
+
+def _inference_regions(facts: FileFacts, event) -> tuple:
+    """The event's regions, without a ``no_grad`` block that a training loop holds (a teacher, a
+    target network or an EMA model run inside the loop is not evaluation code) or that only
+    wraps a model's own computation."""
+    regions = tuple(r for r in event.regions if r.kind != "no_grad"
+                    or not (facts.in_training_loop(event.loops) or facts.runs_in_training_loop(event.fn)))
+    if regions and all(r.kind == "no_grad" for r in regions) and event.key \
+            and (event.key == "self" or event.key.startswith("self.")) and event.fn.cls is not None \
+            and event.fn.cls.is_module:
+        return ()  # a module's own forward under no_grad (a frozen part) is not an inference region
+    return regions
 
 
 def _own_computation(region) -> bool:

@@ -36,7 +36,26 @@ def _frozen_parts(fn, owner: str):
             for m in c.methods.values():
                 frozen |= {k for k in m.freezes if _under(k, owner)}
                 unfrozen |= {k for k in m.unfreezes if _under(k, owner) or _under(owner, k)}
-    return {k for k in frozen if not any(_under(k, u) or _under(u, k) for u in unfrozen)}
+    frozen = {k for k in frozen if not any(_under(k, u) or _under(u, k) for u in unfrozen)}
+    return frozen or _frozen_by_callers(fn, owner)
+
+
+def _frozen_by_callers(fn, owner: str) -> set:
+    """``def make_optimizer(model): return SGD(model.parameters())``: the parts of ``model``
+    that a caller (in any file of the project) froze before the call, in the callee's names."""
+    root, _, rest = owner.partition(".")
+    if fn.is_module_level or root not in fn.params or fn.escapes:
+        return set()
+    found = set()
+    for site in fn.callsites:
+        given = (site.args or {}).get(root)
+        if not given:
+            continue
+        base = f"{given}.{rest}" if rest else given
+        for key in getattr(site, "frozen", ()):
+            if _under(key, base):
+                found.add(owner + key[len(base):])
+    return found
 
 
 @rule("GL301", "frozen-params-in-optimizer", "warning",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..engine import lint_file
+from ..engine import lint_paths
 from ..selection import Selection
 from .effects import judge
 from .imports import local_files
@@ -32,9 +32,7 @@ def verify_program(script: str, args: Sequence[str] = (), selection: Optional[Se
         check_device(device)
     selection = selection or Selection()
     files = local_files(script)
-    findings = []
-    for path in files:
-        findings.extend(f for f in lint_file(path, selection) if f.code.startswith("GL"))
+    findings = [f for f in lint_paths(files, selection) if f.code.startswith("GL")]
     watch: Dict[str, List[int]] = {}
     for f in findings:
         watch.setdefault(os.path.realpath(f.path), []).append(f.line)
