@@ -93,9 +93,11 @@ def test_cell_magics(tmp_path):
     cells = [
         ("code", "%%bash\nfor f in *.py; do echo $f; done\n"),
         ("code", "%%time\nimport torch\nimport torch.nn as nn\n"
-                 "model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))\n"),
+                 "model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))\n"
+                 "model.load_state_dict(torch.load('weights.pt'))\n"),
         ("code", "%%timeit -n 1\n" + CELLS[3][1]),
-        ("code", "for i in range(2):\n    %time evaluate(model, [torch.randn(2, 4)])\n    !echo done\n"),
+        ("code", "for i in range(2):\n    %time evaluate(model, [torch.randn(2, 4)])\n"
+                 "    evaluate(model, [torch.randn(2, 4)])\n    !echo done\n"),
     ]
     path = write(tmp_path, "n.ipynb", notebook(cells))
     assert [(f.cell, f.line, f.code) for f in lint_file(str(path))] == [(3, 4, "GL101"), (3, 4, "GL201")]

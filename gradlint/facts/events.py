@@ -41,6 +41,7 @@ class Region:
     uses_grad: bool = False       # backward, autograd.grad, .grad, requires_grad_: gradient-based inference
     optimizer_step: bool = False  # test-time training
     hands_model_out: bool = False # the model goes to an opaque callable that may use gradients
+    block: object = None          # a branch region's block (the `else:` of `if args.train:`)
 
 
 @dataclass(eq=False)

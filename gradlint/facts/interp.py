@@ -289,12 +289,12 @@ class _Run(ExpressionsMixin, CallsMixin):
             steps = self.steps
             if self._always_true(node.test, st):  # `if isinstance(model, nn.Module): model.eval()`
                 return self.block(_block_statements(node.body), st)
-            with self._region_if(flag_infers, node, "`if {}:` branch", node.test):
+            with self._region_if(flag_infers, node, "`if {}:` branch", node.test, node.body):
                 then = self.block(_block_statements(node.body), st.copy())
             # `if args.train: train(...) else: test(...)`: the branch that does not train infers
             infers_else = flag_trains and self.steps > steps
             with self._region_if(infers_else and type(node.orelse) is cst.Else, node,
-                                 "`else` branch of `if {}:`", node.test):
+                                 "`else` branch of `if {}:`", node.test, getattr(node.orelse, "body", None)):
                 if type(node.orelse) is cst.If:
                     other = self.stmt(node.orelse, st.copy())
                 elif type(node.orelse) is cst.Else:
@@ -422,13 +422,13 @@ class _Run(ExpressionsMixin, CallsMixin):
         return self.imports.qualname(test.args[1].value) in torchapi.MODULE_BASES
 
     @contextmanager
-    def _region_if(self, wanted: bool, node, label: str, test):
+    def _region_if(self, wanted: bool, node, label: str, test, block):
         """Run a branch inside an inference region when ``wanted``."""
         if not wanted or self.o.facts.framework_of(self.fn) is not None:
             yield
             return
         shown = cst.Module([]).code_for_node(test)
-        self.regions.append(Region(node, self.fn, "branch", label.format(shown)))
+        self.regions.append(Region(node, self.fn, "branch", label.format(shown), block=block))
         try:
             yield
         finally:
@@ -489,7 +489,12 @@ class _Run(ExpressionsMixin, CallsMixin):
                 self.syntactic(item, "GL202",
                                f"`with {qual}:` uses the class, not an instance: it raises TypeError; "
                                f"write `with {qual}():`")
-                return None  # the TypeError: the body never runs
+                # It raises, so nothing after it runs; the code that follows is analysed as meant
+                # (under that grad mode), so the one mistake gives one finding, not several.
+                effect = self.grad_effect(cst.Call(func=expr), st)
+                if effect is not None:
+                    grad = effect
+                continue
             effect = self.grad_effect(expr, st)
             self.ev(expr, st)
             if effect is not None:

@@ -49,6 +49,13 @@ def place(facts, event) -> Union[Placement, NotFixable]:
         if root in fn.locals and root not in fn.params:
             return NotFixable(f"`{root}` is bound inside the evaluation function")
         return Placement(model, function=node, restore=restore)
+    if region.kind == "branch":  # the branch's own first statement, not the `if` that holds it
+        if not isinstance(region.block, cst.IndentedBlock):
+            return NotFixable("the branch is written on one line")
+        stmt = region.block.body[0]
+        if root in scan_names(list(region.block.body)).bound:
+            return NotFixable(f"`{root}` is bound inside the branch")
+        return Placement(model, stmt=stmt, restore=restore)
     found = enclosing_statement(fn.node, region.node)
     if found is None:
         return NotFixable("the region is not a statement of its own")

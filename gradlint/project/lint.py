@@ -50,8 +50,9 @@ def analyse(view: ProjectView, path: str, keep: bool, shown: str):
 
 
 def lint_project(view: ProjectView, files: Sequence[str], selection_for: Callable[[str], Selection],
-                 fixes: str = "", progress=None) -> Dict[str, List[Finding]]:
-    """Findings of each named Python file of one project (by the path as named)."""
+                 fixes: str = "", progress=None, noqa: bool = True) -> Dict[str, List[Finding]]:
+    """Findings of each named Python file of one project (by the path as named); ``noqa=False``
+    keeps the findings ``# noqa`` comments silence (flake8 applies its own)."""
     shown = {os.path.abspath(f): f for f in files}
     order = view.analysis_set(shown)
     relevant = view.relevant(order)
@@ -83,7 +84,8 @@ def lint_project(view: ProjectView, files: Sequence[str], selection_for: Callabl
             continue
         view.attach_upward(path, facts)
         facts.forget_resolutions()
-        results[name] = apply_noqa(report_findings(facts, name, codes, fixes), view.text(path))
+        found = report_findings(facts, name, codes, fixes)
+        results[name] = apply_noqa(found, view.text(path)) if noqa else found
     return results
 
 
@@ -101,12 +103,13 @@ def _syntax_only(text: str, shown: str) -> List[Finding]:
 
 
 def lint_one(path: str, text: str, selection: Optional[Selection] = None) -> List[Finding]:
-    """One file's findings with its project's view, its text given (flake8, an editor)."""
+    """One file's findings with its project's view, its text given (flake8, an editor);
+    ``# noqa`` is left to the caller."""
     from .layout import root_of
 
     view = ProjectView(root_of(path), {os.path.abspath(path): text})
     pick = (lambda name: selection) if selection is not None else (lambda name: Selection())
-    return lint_project(view, [path], pick).get(path, [])
+    return lint_project(view, [path], pick, noqa=False).get(path, [])
 
 
 def lint_files(files: Sequence[str], selection_for: Optional[Callable[[str], Selection]] = None,

@@ -29,8 +29,8 @@ for x, y in train_loader:
     optimizer.step()
 
 test_loss = 0.0
+model.eval()
 with torch.no_grad():
-    model.eval()
     for x, y in test_loader:
         test_loss += F.cross_entropy(model(x), y).item()  # expect: GL101
 print("test loss", test_loss / len(test_loader))
