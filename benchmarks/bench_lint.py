@@ -5,8 +5,8 @@
 Prints, for the same set of *.py files (read into memory first):
   parse        a single-process loop of libcst.parse_module: the floor every
                libcst-based linter pays (design.md measured peers against it)
-  lint-1       gradlint's full pipeline (prefilter, parse, facts, rules, positions)
-               in one process
+  lint-1       gradlint's full pipeline (import graph, prefilter, parse, facts, project
+               summaries, rules, positions) in one process, no cache
   lint-N       the same over N worker processes, as `gradlint PATH` runs it
 and the ratios to `parse`. Medians of --repeat runs. Targets belong here, not in tests.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 import libcst as cst
 
 from gradlint.discovery import discover
-from gradlint.engine import default_jobs, lint_file, lint_paths
+from gradlint.engine import default_jobs, lint_paths
 from gradlint.source import SourceError, read_source
 
 
@@ -59,8 +59,7 @@ def main(argv=None) -> int:
                 pass
 
     def lint_serial():
-        for path in files:
-            lint_file(path)
+        lint_paths(files, jobs=1)
 
     jobs = args.jobs or default_jobs()
     parse = _median_seconds(bare_parse, args.repeat)

@@ -106,6 +106,8 @@ class Layout:
         attribute path after it (``evaluate``); None when no project file holds it."""
         parts = qualified.split(".")
         for folder in self.search_folders(path):
+            if not self._has_top(folder, parts[0]):
+                continue  # torch, numpy, os: no such module in this folder, nothing to look up
             for n in range(len(parts), 0, -1):
                 dotted = ".".join(parts[:n])
                 key = (folder, dotted)
@@ -115,6 +117,13 @@ class Layout:
                 if found is not None:
                     return found, dotted, ".".join(parts[n:])
         return None
+
+    def _has_top(self, folder: str, name: str) -> bool:
+        key = (folder, "", name)
+        if key not in self._found:
+            self._found[key] = os.path.isfile(os.path.join(folder, name + ".py")) or \
+                os.path.isdir(os.path.join(folder, name))
+        return self._found[key]
 
     def package_of(self, path: str) -> Tuple[str, str]:
         """(dotted package, its folder's parent) that relative imports in ``path`` start from."""

@@ -135,6 +135,7 @@ class ProjectView:
         self.runtimes: Dict[str, ModuleRuntime] = {}
         self._modules: Dict[str, str] = {}
         self._by_module: Dict[str, ModuleRuntime] = {}
+        self._symbols: Dict[tuple, object] = {}
 
     # -- files and imports --------------------------------------------------------------------
     def text(self, path: str) -> Optional[str]:
@@ -295,19 +296,17 @@ class ProjectView:
         return out
 
     def relevant(self, files: List[str]) -> Set[str]:
-        """Files worth a parse: those that may concern torch, and everything connected to one
-        by imports (a torch-free ``utils.py`` whose ``accuracy(model, loader)`` train.py calls)."""
+        """Files worth a parse: those that may concern torch, and the files they import (a
+        torch-free ``utils.py`` whose ``accuracy(model, loader)`` train.py calls)."""
         members = set(files)
-        seeds = [f for f in files if may_matter(self.text(f) or "")]
         seen: Set[str] = set()
-        stack = list(seeds)
+        stack = [f for f in files if may_matter(self.text(f) or "")]
         while stack:
             path = stack.pop()
             if path in seen:
                 continue
             seen.add(path)
             stack.extend(d for d in self.deps(path) if d in members and d not in seen)
-            stack.extend(i for i in self.importers(path) if i in members and i not in seen)
         return seen
 
     # -- summaries -------------------------------------------------------------------------------
@@ -329,6 +328,19 @@ class ProjectView:
 
     def symbol(self, path: str, qualified: str, depth: int = 0):
         """What ``qualified`` (as ``path``'s import table writes it) names in the project."""
+        key = (path, qualified)
+        if key in self._symbols:
+            return self._symbols[key]
+        found = self._symbol(path, qualified, depth)
+        if path in self.runtimes or self._resolved_in(path, qualified):
+            self._symbols[key] = found  # answers stay the same once the file it names is in
+        return found
+
+    def _resolved_in(self, path: str, qualified: str) -> bool:
+        found = self.layout.resolve(path, qualified)
+        return found is None or found[0] in self.runtimes
+
+    def _symbol(self, path: str, qualified: str, depth: int = 0):
         found = self.layout.resolve(path, qualified)
         if found is None:
             return None
