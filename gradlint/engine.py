@@ -44,7 +44,7 @@ def lint_module(module: cst.Module, path: str, codes: Sequence[str], fixes: str 
         fix = None
         if fixes and report.fix is not None:
             fix = report.fix() if fixes == "build" else _note(report.fix)
-        findings.add(Finding(path, line, col, code, report.message, fix))
+        findings.add(Finding(path, line, col, code, report.message, fix, help=report.help))
     return sorted(findings)
 
 

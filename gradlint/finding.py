@@ -17,6 +17,8 @@ class Finding:
     ``fix`` is filled by the autofix layer; the sort order ignores it.
     ``cell`` is set for notebooks: the 1-based number of the cell among all the
     notebook's cells (as ruff counts them), and ``line`` is then the line in that cell.
+    ``help`` is the suggestion (what to do), kept apart from the short ``message`` as ruff
+    keeps it; "" when there is none. Neither takes part in comparisons.
     """
 
     path: str
@@ -26,6 +28,7 @@ class Finding:
     message: str
     fix: Optional[object] = field(default=None, compare=False)
     cell: Optional[int] = None
+    help: str = field(default="", compare=False)
 
     @property
     def is_error(self) -> bool:

@@ -39,6 +39,8 @@ def annotation(finding: Finding) -> str:
     else:
         message = f"cell {finding.cell}, line {finding.line}, col {finding.col}: {message}"
     props.append(f"title={_escape_property(title)}")
+    if finding.help:
+        message += f"\nhelp: {finding.help}"
     return f"::{level} {','.join(props)}::{_escape_data(message)}"
 
 

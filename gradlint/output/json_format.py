@@ -27,7 +27,7 @@ def _finding(finding: Finding) -> Dict[str, Any]:
     info = CATALOG[finding.code]
     fix = finding.fix
     return {**_location(finding), "code": finding.code, "name": info.name, "severity": info.severity,
-            "message": finding.message, "url": doc_url(finding.code),
+            "message": finding.message, "help": finding.help or None, "url": doc_url(finding.code),
             "fix": {"applicability": fix.applicability, "message": fix.description} if fix is not None else None}
 
 

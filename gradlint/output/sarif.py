@@ -72,9 +72,10 @@ def _location(finding: Finding, root: str) -> Dict[str, Any]:
 
 
 def _message(finding: Finding) -> str:
+    text = finding.message + (f"\nhelp: {finding.help}" if finding.help else "")
     if finding.cell is None:
-        return finding.message
-    return f"cell {finding.cell}, line {finding.line}, col {finding.col}: {finding.message}"
+        return text
+    return f"cell {finding.cell}, line {finding.line}, col {finding.col}: {text}"
 
 
 def sarif_log(findings: List[Finding], root: Optional[str] = None) -> Dict[str, Any]:

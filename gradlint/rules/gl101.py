@@ -42,12 +42,12 @@ def check(facts):
         if TRAIN in kinds:
             why = ("its dropout and batch norm change the outputs" if mode_dependent(facts, event)
                    else "any dropout or batch norm in it changes the outputs")
-            message = (f"`{name}` runs in training mode in this {region.label}: {why}; "
-                       f"call `{name}.eval()` first")
+            message = f"`{name}` runs in training mode in this {region.label}"
+            help = f"call `{name}.eval()` first: {why}"
         else:
-            message = (f"`{name}` may be in training mode in this {region.label}: no "
-                       f"`{name}.eval()` reaches this call in this file; call `{name}.eval()` first")
-        yield Report(event.node, message, lambda e=event: eval_before_region(facts, e))
+            message = f"`{name}` may be in training mode in this {region.label}"
+            help = f"no `{name}.eval()` reaches this call in this file; call `{name}.eval()` first"
+        yield Report(event.node, message, lambda e=event: eval_before_region(facts, e), help)
 
 
 # -- fix -------------------------------------------------------------------------------------------
