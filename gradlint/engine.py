@@ -19,7 +19,7 @@ from .facts import FileFacts
 from .finding import Finding
 from .noqa import apply_noqa
 from .notebook import SUFFIX as NOTEBOOK_SUFFIX, read_notebook
-from .positions import anchor_positions
+from .positions import anchor_ranges
 from .fixes import FixNote
 from .rules import implemented, run_reports
 from .selection import Selection
@@ -37,14 +37,15 @@ def lint_module(module: cst.Module, path: str, codes: Sequence[str], fixes: str 
     reports = list(run_reports(facts, codes))
     if not reports:
         return []
-    positions = anchor_positions(module, [report.node for _, report in reports])
+    ranges = anchor_ranges(module, [report.node for _, report in reports])
     findings = set()
     for code, report in reports:
-        line, col = positions.get(report.node, (1, 1))
+        line, col, end_line, end_col = ranges.get(report.node, (1, 1, None, None))
         fix = None
         if fixes and report.fix is not None:
             fix = report.fix() if fixes == "build" else _note(report.fix)
-        findings.add(Finding(path, line, col, code, report.message, fix, help=report.help))
+        findings.add(Finding(path, line, col, code, report.message, fix, help=report.help,
+                             end_line=end_line, end_col=end_col))
     return sorted(findings)
 
 

@@ -56,7 +56,10 @@ class NotebookSource:
         out = []
         for finding in findings:
             cell, line = self.locate(finding.line)
-            out.append(dataclasses.replace(finding, line=line, cell=cell))
+            end_cell, end_line = self.locate(finding.end_line) if finding.end_line else (None, None)
+            end = {"end_line": end_line, "end_col": finding.end_col} if end_cell == cell else \
+                {"end_line": None, "end_col": None}
+            out.append(dataclasses.replace(finding, line=line, cell=cell, **end))
         return sorted(out)
 
 
