@@ -164,6 +164,9 @@ def test_isolated_ignores_configuration(tmp_path):
     ('[tool.gradlint.per-file-ignores]\n"a.py" = ["XX1"]\n', "XX1"),
     ('per-file-ignores = ["a.py"]\n', "per-file-ignores"),
     ('select = [\n', "invalid TOML"),
+    ('respect-gitignore = "no"\n', "`respect-gitignore` must be true or false"),
+    ('docs-url = "https://example.org/rules/"\n', "`docs-url` must be a URL with `{code}`"),
+    ('extend-ignore = ["GL9999"]\n', "GL9999"),
 ])
 def test_bad_configuration_is_a_clear_error_with_status_2(tmp_path, table, message):
     write(tmp_path, "pyproject.toml", "[tool.gradlint]\n" + table)
@@ -218,3 +221,20 @@ def test_documented_example_configuration_is_valid():
     table = tomllib.loads(block)["tool"]["gradlint"]
     config = parse_table(str(ROOT / "pyproject.toml"), table)
     assert config.ignore == ("GL201",) and len(config.per_file_ignores) == 2
+
+
+def test_extend_ignore_adds_to_the_configured_ignore(tmp_path):
+    from click.testing import CliRunner
+
+    from gradlint.cli import main
+
+    write(tmp_path, "pyproject.toml", '[tool.gradlint]\nignore = ["GL201"]\nextend-ignore = ["GL302"]\n')
+    write(tmp_path, "evaluate.py", EVAL_BARE)
+    write(tmp_path, "misc.py", MISC)
+    resolver = Resolver(Overrides(extend_ignore=("GL401",)))
+    selection = resolver.selection_for(str(tmp_path / "misc.py"))
+    assert [c for c in ("GL101", "GL201", "GL302", "GL401") if c in selection] == ["GL101"]
+    result = CliRunner().invoke(main, ["--extend-ignore", "GL1,GL4", "--no-cache", str(tmp_path)])
+    assert sorted({line.split()[1] for line in result.output.splitlines() if ": GL" in line}) == ["GL202"]
+    result = CliRunner().invoke(main, ["--ignore", "GL2", "--extend-ignore", "GL1", "--no-cache", str(tmp_path)])
+    assert sorted({line.split()[1] for line in result.output.splitlines() if ": GL" in line}) == ["GL401"]
