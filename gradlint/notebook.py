@@ -215,3 +215,14 @@ def read_notebook(path: str, data: Optional[bytes] = None) -> NotebookSource:
     except json.JSONDecodeError as exc:
         raise SourceError(f"invalid notebook: not valid JSON ({exc})") from None
     return notebook_source(parsed)
+
+
+def cell_sources(data: bytes) -> Dict[int, str]:
+    """Each code cell's source text by cell number (counted as findings count them), for
+    showing a finding's context. ``SourceError`` when it is not a notebook."""
+    try:
+        parsed = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SourceError(f"invalid notebook: {exc}") from None
+    return {number: _source(cell) for number, cell in enumerate(_cells(parsed), start=1)
+            if cell.get("cell_type") == "code"}

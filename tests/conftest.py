@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -131,6 +132,24 @@ def parse_lines(output: str) -> List[Tuple[str, int, int, str]]:
         parts = line.split(":", 3)
         if len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit():
             found.append((parts[0], int(parts[1]), int(parts[2]), parts[3].split()[0]))
+    return found
+
+
+def _unescape(text: str) -> str:
+    return text.replace("%0D", "\r").replace("%0A", "\n").replace("%3A", ":").replace("%2C", ",").replace("%25", "%")
+
+
+def parse_annotations(output: str) -> List[Dict[str, str]]:
+    """GitHub workflow commands (``::error file=...,line=...::message``) as GitHub reads them:
+    one dict per annotation with its level, its properties and its message, unescaped."""
+    found = []
+    for line in output.splitlines():
+        match = re.match(r"^::(error|warning|notice)(?: ([^:]*))?::(.*)$", line)
+        if not match:
+            continue
+        props = dict(item.split("=", 1) for item in (match.group(2) or "").split(",") if item)
+        found.append({"level": match.group(1), **{k: _unescape(v) for k, v in props.items()},
+                      "message": _unescape(match.group(3))})
     return found
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import EVAL_BARE, MISC, ROOT, gradlint, gradlint_on_tty, line_of, parse_lines, write
+from conftest import (EVAL_BARE, MISC, ROOT, gradlint, gradlint_on_tty, line_of, parse_annotations, parse_lines,
+                      write)
 
 from gradlint.catalog import CATALOG
 from gradlint.docs import DOCS
@@ -64,7 +65,7 @@ def test_json_validates_and_matches_the_text_report(project):
     assert [e["code"] for e in document["errors"]] == ["E999"]
     first = document["findings"][0]
     assert first["name"] == CATALOG[first["code"]].name
-    assert first["url"].endswith(f"/docs/rules/{first['code']}.md")
+    assert first["url"] is None  # no docs-url configured: no link (gradlint explain prints the page)
     counts = {s["code"]: s["count"] for s in document["statistics"]}
     assert counts == {"GL101": 1, "GL201": 1, "GL102": 1, "GL202": 1, "GL302": 1, "GL401": 1}
     assert "Found 6 problems" in result.stderr
@@ -91,7 +92,7 @@ def test_sarif_validates_against_the_official_schema(project):
         assert rule["name"] == info.name
         assert rule["shortDescription"]["text"] == info.summary
         assert doc.what.split()[0] in rule["fullDescription"]["text"]
-        assert rule["helpUri"].endswith(f"/docs/rules/{rule['id']}.md")
+        assert "helpUri" not in rule  # only from docs-url
         assert (ROOT / "docs" / "rules" / f"{rule['id']}.md").is_file()
         assert "## Why is this bad?" in rule["help"]["markdown"]
     results = run["results"]
@@ -100,6 +101,7 @@ def test_sarif_validates_against_the_official_schema(project):
                   for r in results) == sorted((p[2:], line, code) for p, line, _, code in
                                               parse_lines(gradlint("--isolated", ".", cwd=project).stdout)
                                               if code.startswith("GL"))
+    assert "informationUri" not in run["tool"]["driver"]
     for r in results:
         assert rules[r["ruleIndex"]]["id"] == r["ruleId"]
         assert r["level"] == ("warning" if CATALOG[r["ruleId"]].severity == "warning" else "error")
@@ -117,13 +119,16 @@ def test_sarif_schema_is_really_checked():
 def test_github_annotations(project):
     result = gradlint("--isolated", "--output-format", "github", "evaluate.py", "misc.py", cwd=project)
     assert result.returncode == 1
-    lines = [line for line in result.stdout.splitlines() if line.startswith("::")]
+    annotations = parse_annotations(result.stdout)
+    assert len(annotations) == 6
     anchor = line_of(EVAL_BARE, "out = model(x)")
-    assert f"::error file=evaluate.py,line={anchor},col=15,title=gradlint GL101 (eval-mode-missing)::" \
-        in "\n".join(lines)
-    assert any(line.startswith(f"::warning file=evaluate.py,line={anchor},col=15,title=gradlint GL201")
-               for line in lines)
-    assert len(lines) == 6
+    gl101, gl201 = [a for a in annotations if a["file"] == "evaluate.py"]
+    assert {k: gl101[k] for k in ("level", "line", "col", "endLine", "endColumn", "title")} == {
+        "level": "error", "line": str(anchor), "col": "15", "endLine": str(anchor), "endColumn": "23",
+        "title": "gradlint GL101 (eval-mode-missing)"}
+    assert gl201["level"] == "warning" and gl201["title"].startswith("gradlint GL201")
+    message, help_line = gl201["message"].split("\n")
+    assert message.startswith("`model` runs with gradient tracking") and help_line.startswith("help: wrap it")
 
 
 def test_github_escaping():
@@ -184,3 +189,28 @@ def test_exit_status_two_for_an_internal_error(tmp_path, monkeypatch):
     monkeypatch.undo()
     result = CliRunner().invoke(main, ["--isolated", "--jobs", "1", str(path)])
     assert result.exit_code == 1
+
+
+def test_docs_url_setting_links_every_rule_page(project):
+    write(project, "pyproject.toml", '[tool.gradlint]\ndocs-url = "https://docs.example.org/gradlint/{code}.html"\n')
+    document = json.loads(gradlint("--output-format", "json", ".", cwd=project).stdout)
+    _validate(document, REPORT_SCHEMA)
+    assert {f["url"] for f in document["findings"]} >= {"https://docs.example.org/gradlint/GL101.html"}
+    log = json.loads(gradlint("--output-format", "sarif", ".", cwd=project).stdout)
+    _validate(log, SARIF_SCHEMA)
+    uris = {r["id"]: r["helpUri"] for r in log["runs"][0]["tool"]["driver"]["rules"]}
+    assert uris["GL301"] == "https://docs.example.org/gradlint/GL301.html"
+    write(project, "pyproject.toml", '[tool.gradlint]\ndocs-url = "https://docs.example.org/"\n')
+    result = gradlint(".", cwd=project)
+    assert result.returncode == 2 and "`docs-url` must be a URL with `{code}`" in result.stderr
+
+
+def test_no_placeholder_urls_anywhere():
+    """No made-up project URL in the package, the docs or the README."""
+    texts = [p.read_text(encoding="utf-8") for p in (ROOT / "gradlint").rglob("*.py")]
+    texts += [p.read_text(encoding="utf-8") for p in (ROOT / "docs").rglob("*.md")]
+    texts += [(ROOT / name).read_text(encoding="utf-8") for name in ("README.md", ".pre-commit-hooks.yaml",
+                                                                      "pyproject.toml")]
+    texts.append((ROOT / "docs" / "gradlint-report.schema.json").read_text(encoding="utf-8"))
+    for text in texts:
+        assert "github.com/gradlint" not in text

@@ -105,4 +105,10 @@ def test_index_links_every_page():
     index = render_all()["README.md"]
     links = re.findall(r"\]\((GL\d{3})\.md\)", index)
     assert links == sorted(DOCS)
-    assert doc_url("GL101").endswith("/docs/rules/GL101.md")
+
+
+def test_rule_links_come_only_from_a_setting():
+    """gradlint has no published home: no made-up URL, a link only where `docs-url` names one."""
+    assert doc_url("GL101") is None
+    assert doc_url("GL101", "https://docs.example.org/rules/{code}.html") == \
+        "https://docs.example.org/rules/GL101.html"
