@@ -86,6 +86,10 @@ def lint_file(path: str, selection: Optional[Selection] = None, fixes: str = "",
     E902/E999 finding. ``data``: the file's bytes, when the caller has read them already."""
     try:
         if path.endswith(NOTEBOOK_SUFFIX):
+            if fixes == "notes":  # notes that hold for --fix on a notebook
+                from .notebook_fix import lint_notebook
+
+                return lint_notebook(path, selection, data)
             notebook = read_notebook(path, data)
             return notebook.map_findings(lint_text(notebook.text, path, selection, fixes))
         text = read_source(path) if data is None else decode(data)
