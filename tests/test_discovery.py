@@ -99,3 +99,27 @@ def test_paths_named_explicitly_are_always_linted(tmp_path):
     named = [str(root / "generated.py"), str(root / "wandb")]
     found = sorted(os.path.relpath(p, root) for p in discover(named, gitignore=ignore))
     assert found == ["generated.py", os.path.join("wandb", "run-1", "files", "code", "train.py")]
+
+
+def test_command_line_and_configuration(tmp_path):
+    """`--fix .` leaves an ignored copy alone; `--no-respect-gitignore` and
+    `respect-gitignore = false` lint it; a wandb snapshot no longer doubles the findings."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    write(root, ".gitignore", "wandb/\n")
+    write(root, "evaluate.py", EVAL_BARE)
+    write(root, "wandb/run-1/files/code/evaluate.py", EVAL_BARE)
+    write(root, "wandb/run-1/files/code/misc.py", MISC)
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}
+    found = parse_lines(gradlint("--isolated", ".", cwd=root, env=env).stdout)
+    assert {p for p, *_ in found} == {"./evaluate.py"}
+    result = gradlint("--isolated", "--fix", ".", cwd=root, env=env)
+    assert "1 file checked" in result.stdout
+    assert (root / "wandb/run-1/files/code/misc.py").read_text() == MISC
+    found = parse_lines(gradlint("--isolated", "--no-respect-gitignore", ".", cwd=root, env=env).stdout)
+    assert len({p for p, *_ in found}) == 3
+    write(root, "pyproject.toml", "[tool.gradlint]\nrespect-gitignore = false\n")
+    found = parse_lines(gradlint(".", cwd=root, env=env).stdout)
+    assert len({p for p, *_ in found}) == 3
+    found = parse_lines(gradlint("--respect-gitignore", ".", cwd=root, env=env).stdout)
+    assert {p for p, *_ in found} == {"./evaluate.py"}

@@ -214,3 +214,27 @@ def test_no_placeholder_urls_anywhere():
     texts.append((ROOT / "docs" / "gradlint-report.schema.json").read_text(encoding="utf-8"))
     for text in texts:
         assert "github.com/gradlint" not in text
+
+
+def test_sarif_fingerprints_survive_lines_moving_and_tell_findings_apart(project):
+    def results():
+        log = json.loads(gradlint("--isolated", "--no-cache", "--output-format", "sarif", "misc.py",
+                                  cwd=project).stdout)
+        _validate(log, SARIF_SCHEMA)
+        return {r["ruleId"]: r for r in log["runs"][0]["results"]}
+
+    before = results()
+    prints = {code: r["partialFingerprints"]["gradlintFinding/v1"] for code, r in before.items()}
+    assert len(set(prints.values())) == len(prints) == 4
+    region = before["GL401"]["locations"][0]["physicalLocation"]["region"]
+    assert (region["startColumn"], region["endColumn"], region["endLine"]) == (7, 13, region["startLine"])
+    write(project, "misc.py", "# a comment\n\n" + MISC)  # every finding moves down two lines
+    after = results()
+    assert {code: r["partialFingerprints"]["gradlintFinding/v1"] for code, r in after.items()} == prints
+    assert after["GL401"]["locations"][0]["physicalLocation"]["region"]["startLine"] == region["startLine"] + 2
+
+
+def test_json_end_positions(project):
+    document = json.loads(gradlint("--isolated", "--output-format", "json", "misc.py", cwd=project).stdout)
+    gl401 = next(f for f in document["findings"] if f["code"] == "GL401")
+    assert (gl401["column"], gl401["end_line"], gl401["end_column"]) == (7, gl401["line"], 13)
