@@ -125,6 +125,31 @@ def gradlint(*args: str, cwd: Optional[Path] = None, env: Optional[Dict[str, str
                           capture_output=True, text=True, timeout=120, **kwargs)
 
 
+def cli(*args: str, cwd: Optional[Path] = None, env: Optional[Dict[str, str]] = None,
+        input: Optional[str] = None) -> subprocess.CompletedProcess:
+    """The command line run in this process (click's CliRunner), answered as ``gradlint()``
+    answers: the same arguments, exit status, stdout and stderr, without the half second an
+    interpreter takes to start. What needs a real process (a pipe that closes, a terminal,
+    the console script, a crash) uses ``gradlint()``."""
+    from click.testing import CliRunner
+
+    from gradlint.cli import main
+
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2
+    except TypeError:
+        runner = CliRunner()
+    here = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        result = runner.invoke(main, list(args), input=input, env={"NO_COLOR": None, **(env or {})},
+                               catch_exceptions=False)
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
 def parse_lines(output: str) -> List[Tuple[str, int, int, str]]:
     """(path, line, col, code) of each ``path:line:col: CODE message`` line."""
     found = []
@@ -188,3 +213,37 @@ def gradlint_on_tty(*args: str, tty: str, cwd: Optional[Path] = None,
     piped = (proc.stderr if tty == "stdout" else proc.stdout).read().decode()
     proc.wait(timeout=120)
     return proc.returncode, b"".join(chunks).decode(errors="replace"), piped
+
+
+_MODULE_FIXTURE = re.compile(r"fixture\((?:[^()]|\([^()]*\))*scope=[\"'](?:module|package)[\"']", re.S)
+
+
+def shares_a_module_fixture(path: Path) -> bool:
+    """Does this test module define a module-scoped fixture (a verifier run over every
+    fixture, a pre-commit sandbox, a language server)? Read from the source: the xdist
+    controller schedules by node id, before any worker has collected a test."""
+    try:
+        return bool(_MODULE_FIXTURE.search(path.read_text(encoding="utf-8")))
+    except OSError:
+        return False
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n`` (``--dist load``) with one change: the tests of a module that shares a module-
+    scoped fixture go to one worker, so the fixture is built once, not once per worker.
+    Every other test is scheduled on its own, as ``load`` does."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    shared: Dict[str, bool] = {}
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            if module not in shared:
+                shared[module] = shares_a_module_fixture(Path(config.rootpath) / module)
+            return module if shared[module] else nodeid
+
+    return SharedFixtureScheduling(config, log)

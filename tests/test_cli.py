@@ -169,16 +169,17 @@ def test_stdin_with_a_filename_uses_its_configuration(tmp_path, monkeypatch):
 
 
 def test_stdin_fix_prints_the_fixed_source_and_reports_on_stderr(tmp_path):
-    from conftest import MISC, gradlint
+    from conftest import MISC, cli, gradlint
 
+    # A real process: the fixed bytes go to the real stdout.
     result = gradlint("--isolated", "--fix", "-", "--stdin-filename", "misc.py", cwd=tmp_path, input=MISC)
     assert result.returncode == 1  # GL401 remains (its fix is unsafe)
     assert "model.eval()\n" in result.stdout and "with torch.no_grad():\n" in result.stdout
     assert result.stdout.count("\n") >= MISC.count("\n") and "GL401" not in result.stdout
     assert "misc.py:" in result.stderr and "Fixed 3 problems" in result.stderr
-    diff = gradlint("--isolated", "--diff", "-", "--stdin-filename", "misc.py", cwd=tmp_path, input=MISC)
+    diff = cli("--isolated", "--diff", "-", "--stdin-filename", "misc.py", cwd=tmp_path, input=MISC)
     assert diff.returncode == 1 and diff.stdout.startswith("--- misc.py\n+++ misc.py\n")
-    clean = gradlint("--isolated", "--fix", "-", cwd=tmp_path, input="import torch\n")
+    clean = cli("--isolated", "--fix", "-", cwd=tmp_path, input="import torch\n")
     assert clean.returncode == 0 and clean.stdout == "import torch\n"
 
 

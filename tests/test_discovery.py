@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import EVAL_BARE, MISC, gradlint, parse_lines, write
+from conftest import EVAL_BARE, MISC, cli, parse_lines, write
 
 from gradlint.discovery import GitIgnore, discover, global_excludes_file
 
@@ -111,15 +111,15 @@ def test_command_line_and_configuration(tmp_path):
     write(root, "wandb/run-1/files/code/evaluate.py", EVAL_BARE)
     write(root, "wandb/run-1/files/code/misc.py", MISC)
     env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}
-    found = parse_lines(gradlint("--isolated", ".", cwd=root, env=env).stdout)
+    found = parse_lines(cli("--isolated", ".", cwd=root, env=env).stdout)
     assert {p for p, *_ in found} == {"./evaluate.py"}
-    result = gradlint("--isolated", "--fix", ".", cwd=root, env=env)
+    result = cli("--isolated", "--fix", ".", cwd=root, env=env)
     assert "1 file checked" in result.stdout
     assert (root / "wandb/run-1/files/code/misc.py").read_text() == MISC
-    found = parse_lines(gradlint("--isolated", "--no-respect-gitignore", ".", cwd=root, env=env).stdout)
+    found = parse_lines(cli("--isolated", "--no-respect-gitignore", ".", cwd=root, env=env).stdout)
     assert len({p for p, *_ in found}) == 3
     write(root, "pyproject.toml", "[tool.gradlint]\nrespect-gitignore = false\n")
-    found = parse_lines(gradlint(".", cwd=root, env=env).stdout)
+    found = parse_lines(cli(".", cwd=root, env=env).stdout)
     assert len({p for p, *_ in found}) == 3
-    found = parse_lines(gradlint("--respect-gitignore", ".", cwd=root, env=env).stdout)
+    found = parse_lines(cli("--respect-gitignore", ".", cwd=root, env=env).stdout)
     assert {p for p, *_ in found} == {"./evaluate.py"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import statistics
 
-from conftest import EVAL_BARE, fixture_files, gradlint, write
+from conftest import EVAL_BARE, cli, fixture_files, write
 
 from gradlint.engine import lint_file, lint_text
 
@@ -51,9 +51,9 @@ def test_messages_keep_their_evidence_words():
 def test_help_reaches_json_github_and_survives_the_cache(tmp_path):
     write(tmp_path, "evaluate.py", EVAL_BARE)
     for _ in range(2):  # the second run reads the cache
-        document = json.loads(gradlint("--isolated", "--output-format", "json", ".", cwd=tmp_path).stdout)
+        document = json.loads(cli("--isolated", "--output-format", "json", ".", cwd=tmp_path).stdout)
         helps = {f["code"]: f["help"] for f in document["findings"]}
         assert "with torch.no_grad():" in helps["GL201"] and "eval()" in helps["GL101"]
     assert (tmp_path / ".gradlint_cache").is_dir()
-    github = gradlint("--isolated", "--output-format", "github", ".", cwd=tmp_path).stdout
+    github = cli("--isolated", "--output-format", "github", ".", cwd=tmp_path).stdout
     assert "%0Ahelp: wrap it in `with torch.no_grad():`" in github

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 
-from conftest import gradlint, write
+from conftest import cli, write
 from test_notebooks import notebook
 
 from gradlint.engine import lint_file, lint_text
@@ -87,8 +87,8 @@ def test_a_fix_that_would_span_cells_is_never_offered(tmp_path):
     result = fix_notebook(str(path), unsafe=True)
     assert not result.changed and path.read_text(encoding="utf-8") == before
     assert result.findings[0].fix.description == SPANS_CELLS
-    cli = gradlint("--isolated", "--no-cache", "c.ipynb", cwd=tmp_path)
-    assert "fixable" not in cli.stdout  # the summary never offers what --fix will not do
+    report = cli("--isolated", "--no-cache", "c.ipynb", cwd=tmp_path)
+    assert "fixable" not in report.stdout  # the summary never offers what --fix will not do
     # The same statement in the last cell: the rest of the module is that cell, so it is fixed.
     cells[1], cells[2] = cells[2], ("code", "torch.no_grad()\nfeatures = enc(images)\n")
     path = write(tmp_path, "d.ipynb", _rich(cells))
@@ -101,7 +101,7 @@ def test_a_layout_gradlint_cannot_write_back_is_reported_not_rewritten(tmp_path)
     path = write(tmp_path, "e.ipynb", text)
     (finding,) = lint_file(str(path), fixes="notes")
     assert finding.fix.applicability == "unavailable" and "JSON layout" in finding.fix.description
-    result = gradlint("--isolated", "--fix", "e.ipynb", cwd=tmp_path)
+    result = cli("--isolated", "--fix", "e.ipynb", cwd=tmp_path)
     assert path.read_text(encoding="utf-8") == text
     assert "Fixed 0 problems" in result.stdout and "1 not fixable automatically" in result.stdout
 
@@ -130,9 +130,9 @@ def test_fixing_reads_the_cells_as_linting_does(tmp_path):
 def test_diff_and_stdin_for_notebooks(tmp_path):
     text = notebook([("code", MODEL + "net.eval\n")])
     write(tmp_path, "h.ipynb", text)
-    diff = gradlint("--isolated", "--diff", "h.ipynb", cwd=tmp_path)
+    diff = cli("--isolated", "--diff", "h.ipynb", cwd=tmp_path)
     assert diff.returncode == 1 and '-    "net.eval\\n"' in diff.stdout and '+    "net.eval()\\n"' in diff.stdout
-    fixed = gradlint("--isolated", "--fix", "-", "--stdin-filename", "h.ipynb", cwd=tmp_path, input=text)
+    fixed = cli("--isolated", "--fix", "-", "--stdin-filename", "h.ipynb", cwd=tmp_path, input=text)
     assert fixed.returncode == 0, fixed.stderr
     assert json.loads(fixed.stdout)["cells"][0]["source"][-1] == "net.eval()\n"
     assert "Fixed 1 problem" in fixed.stderr

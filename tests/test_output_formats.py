@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import (EVAL_BARE, MISC, ROOT, gradlint, gradlint_on_tty, line_of, parse_annotations, parse_lines,
+from conftest import (EVAL_BARE, MISC, ROOT, cli, gradlint_on_tty, line_of, parse_annotations, parse_lines,
                       write)
 
 from gradlint.catalog import CATALOG
@@ -39,7 +39,7 @@ def _validate(document, schema_path):
 
 
 def test_text_is_flake8_lines_then_summary(project):
-    result = gradlint("--isolated", ".", cwd=project)
+    result = cli("--isolated", ".", cwd=project)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[-2] == "Found 6 problems in 2 files (4 files checked); 1 file could not be linted."
@@ -52,8 +52,8 @@ def test_text_is_flake8_lines_then_summary(project):
 
 
 def test_json_validates_and_matches_the_text_report(project):
-    text = parse_lines(gradlint("--isolated", ".", cwd=project).stdout)
-    result = gradlint("--isolated", "--output-format", "json", ".", cwd=project)
+    text = parse_lines(cli("--isolated", ".", cwd=project).stdout)
+    result = cli("--isolated", "--output-format", "json", ".", cwd=project)
     assert result.returncode == 1
     document = json.loads(result.stdout)  # the document alone on stdout
     _validate(document, REPORT_SCHEMA)
@@ -72,14 +72,14 @@ def test_json_validates_and_matches_the_text_report(project):
 
 
 def test_json_schema_rejects_a_broken_report(project):
-    document = json.loads(gradlint("--isolated", "--output-format", "json", ".", cwd=project).stdout)
+    document = json.loads(cli("--isolated", "--output-format", "json", ".", cwd=project).stdout)
     document["findings"][0]["line"] = 0
     with pytest.raises(AssertionError):
         _validate(document, REPORT_SCHEMA)
 
 
 def test_sarif_validates_against_the_official_schema(project):
-    result = gradlint("--isolated", "--output-format", "sarif", ".", cwd=project)
+    result = cli("--isolated", "--output-format", "sarif", ".", cwd=project)
     assert result.returncode == 1
     log = json.loads(result.stdout)
     _validate(log, SARIF_SCHEMA)
@@ -99,7 +99,7 @@ def test_sarif_validates_against_the_official_schema(project):
     assert sorted((r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
                    r["locations"][0]["physicalLocation"]["region"]["startLine"], r["ruleId"])
                   for r in results) == sorted((p[2:], line, code) for p, line, _, code in
-                                              parse_lines(gradlint("--isolated", ".", cwd=project).stdout)
+                                              parse_lines(cli("--isolated", ".", cwd=project).stdout)
                                               if code.startswith("GL"))
     assert "informationUri" not in run["tool"]["driver"]
     for r in results:
@@ -117,7 +117,7 @@ def test_sarif_schema_is_really_checked():
 
 
 def test_github_annotations(project):
-    result = gradlint("--isolated", "--output-format", "github", "evaluate.py", "misc.py", cwd=project)
+    result = cli("--isolated", "--output-format", "github", "evaluate.py", "misc.py", cwd=project)
     assert result.returncode == 1
     annotations = parse_annotations(result.stdout)
     assert len(annotations) == 6
@@ -140,22 +140,22 @@ def test_github_escaping():
 
 
 def test_statistics_exit_zero_and_quiet(project):
-    result = gradlint("--isolated", "--statistics", "evaluate.py", "misc.py", cwd=project)
+    result = cli("--isolated", "--statistics", "evaluate.py", "misc.py", cwd=project)
     stats = [line.split() for line in result.stdout.splitlines() if line[:1].isdigit()]
     assert sorted((code, int(count)) for count, code, _ in stats) == sorted(
         (code, 1) for code in ["GL101", "GL201", "GL102", "GL202", "GL302", "GL401"])
-    twice = gradlint("--isolated", "--statistics", "evaluate.py", "evaluate.py", cwd=project)
+    twice = cli("--isolated", "--statistics", "evaluate.py", "evaluate.py", cwd=project)
     assert "2     GL101 eval-mode-missing" in twice.stdout
 
-    result = gradlint("--isolated", "--exit-zero", "evaluate.py", cwd=project)
+    result = cli("--isolated", "--exit-zero", "evaluate.py", cwd=project)
     assert result.returncode == 0 and len(parse_lines(result.stdout)) == 2
 
-    result = gradlint("--isolated", "-q", "evaluate.py", cwd=project)
+    result = cli("--isolated", "-q", "evaluate.py", cwd=project)
     assert result.returncode == 1
     assert result.stdout.splitlines() == [line for line in result.stdout.splitlines() if parse_lines(line)]
     assert "Found" not in result.stdout + result.stderr
 
-    result = gradlint("--isolated", "--exit-zero", "--output-format", "json", "nope.py", cwd=project)
+    result = cli("--isolated", "--exit-zero", "--output-format", "json", "nope.py", cwd=project)
     assert result.returncode == 2  # a missing path is still an error
 
 
@@ -193,15 +193,15 @@ def test_exit_status_two_for_an_internal_error(tmp_path, monkeypatch):
 
 def test_docs_url_setting_links_every_rule_page(project):
     write(project, "pyproject.toml", '[tool.gradlint]\ndocs-url = "https://docs.example.org/gradlint/{code}.html"\n')
-    document = json.loads(gradlint("--output-format", "json", ".", cwd=project).stdout)
+    document = json.loads(cli("--output-format", "json", ".", cwd=project).stdout)
     _validate(document, REPORT_SCHEMA)
     assert {f["url"] for f in document["findings"]} >= {"https://docs.example.org/gradlint/GL101.html"}
-    log = json.loads(gradlint("--output-format", "sarif", ".", cwd=project).stdout)
+    log = json.loads(cli("--output-format", "sarif", ".", cwd=project).stdout)
     _validate(log, SARIF_SCHEMA)
     uris = {r["id"]: r["helpUri"] for r in log["runs"][0]["tool"]["driver"]["rules"]}
     assert uris["GL301"] == "https://docs.example.org/gradlint/GL301.html"
     write(project, "pyproject.toml", '[tool.gradlint]\ndocs-url = "https://docs.example.org/"\n')
-    result = gradlint(".", cwd=project)
+    result = cli(".", cwd=project)
     assert result.returncode == 2 and "`docs-url` must be a URL with `{code}`" in result.stderr
 
 
@@ -218,7 +218,7 @@ def test_no_placeholder_urls_anywhere():
 
 def test_sarif_fingerprints_survive_lines_moving_and_tell_findings_apart(project):
     def results():
-        log = json.loads(gradlint("--isolated", "--no-cache", "--output-format", "sarif", "misc.py",
+        log = json.loads(cli("--isolated", "--no-cache", "--output-format", "sarif", "misc.py",
                                   cwd=project).stdout)
         _validate(log, SARIF_SCHEMA)
         return {r["ruleId"]: r for r in log["runs"][0]["results"]}
@@ -235,6 +235,6 @@ def test_sarif_fingerprints_survive_lines_moving_and_tell_findings_apart(project
 
 
 def test_json_end_positions(project):
-    document = json.loads(gradlint("--isolated", "--output-format", "json", "misc.py", cwd=project).stdout)
+    document = json.loads(cli("--isolated", "--output-format", "json", "misc.py", cwd=project).stdout)
     gl401 = next(f for f in document["findings"] if f["code"] == "GL401")
     assert (gl401["column"], gl401["end_line"], gl401["end_column"]) == (7, gl401["line"], 13)
