@@ -28,7 +28,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import libcst as cst
 
-from .engine import lint_file, lint_module, map_files
+from .engine import lint_module, map_files
 from .finding import Finding
 from .fixes import Fix, FixNote
 from .fixes.apply import apply_fixes, choose

@@ -286,6 +286,7 @@ def _report(options: _Options, findings: List[Finding], checked: int, fixed: Opt
             for line in report_statistics(findings):
                 say(line)
         if options.quiet:
+            out.flush()
             return
         if options.fix or options.diff:
             say(fix_summary(fixed or 0, fixed_files, findings, checked, diff=options.diff, missing=missing))
@@ -294,6 +295,7 @@ def _report(options: _Options, findings: List[Finding], checked: int, fixed: Opt
         hint = "" if options.diff else fix_hint(findings, fixing=options.fix, unsafe=options.unsafe)
         if hint:
             say(hint)
+        out.flush()
 
 
 def _check_stdin(name: Optional[str], resolver: Resolver, force_exclude: bool, options: _Options) -> None:

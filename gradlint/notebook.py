@@ -334,8 +334,8 @@ class NotebookFile:
                 parts.append([])
             else:
                 parts[-1].append(line)
-        if len(parts) != max(1, len(self.code_cells)) or any(BOUNDARY.strip() in line for line in lines
-                                                              if line != BOUNDARY):
+        moved = any(BOUNDARY in line for line in lines if line != BOUNDARY)  # an indented boundary
+        if len(parts) != max(1, len(self.code_cells)) or moved:
             raise NotebookFixError("a fix would span notebook cells")
         for cell, new in zip(self.code_cells, parts):
             if new == cell.python:

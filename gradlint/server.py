@@ -255,10 +255,9 @@ def _build_server():
             new = server.analyzer.fix_all(document.path, text, settings)
             if new != text:
                 start, end, replacement = _replace_edit(text, new)
-                actions.append(types.CodeAction(
-                    title="gradlint: fix all safe fixes", kind=FIX_ALL,
-                    edit=types.WorkspaceEdit(changes={uri: [types.TextEdit(range=to_range(lines, start, end),
-                                                                            new_text=replacement)]})))
+                edit = types.TextEdit(range=to_range(lines, start, end), new_text=replacement)
+                actions.append(types.CodeAction(title="gradlint: fix all safe fixes", kind=FIX_ALL,
+                                                edit=types.WorkspaceEdit(changes={uri: [edit]})))
         return actions
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
@@ -293,4 +292,3 @@ def _build_server():
 def serve() -> None:
     """Run the language server on stdin/stdout until the client exits."""
     _build_server().start_io()
-

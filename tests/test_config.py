@@ -123,12 +123,12 @@ def test_command_line_flags_override_the_file(tmp_path):
         """)
     assert _codes(cli("src", cwd=tmp_path)) == []
     result = cli("src", "--select", "GL201", "--per-file-ignores", "misc.py:GL4",
-                      "--exclude", "nothing", cwd=tmp_path)
+                 "--exclude", "nothing", cwd=tmp_path)
     assert _codes(result) == [("src/evaluate.py", "GL201")]
     result = cli("src", "--extend-select", "GL302", cwd=tmp_path)
     assert _codes(result) == []  # misc.py is still excluded; evaluate.py's GL101 still ignored
     result = cli("src", "--ignore", "GL101", "--select", "GL1,GL2", "--extend-exclude", "evaluate.py",
-                      cwd=tmp_path)
+                 cwd=tmp_path)
     assert _codes(result) == []
 
 

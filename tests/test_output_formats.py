@@ -209,8 +209,8 @@ def test_no_placeholder_urls_anywhere():
     """No made-up project URL in the package, the docs or the README."""
     texts = [p.read_text(encoding="utf-8") for p in (ROOT / "gradlint").rglob("*.py")]
     texts += [p.read_text(encoding="utf-8") for p in (ROOT / "docs").rglob("*.md")]
-    texts += [(ROOT / name).read_text(encoding="utf-8") for name in ("README.md", ".pre-commit-hooks.yaml",
-                                                                      "pyproject.toml")]
+    names = ("README.md", ".pre-commit-hooks.yaml", "pyproject.toml")
+    texts += [(ROOT / name).read_text(encoding="utf-8") for name in names]
     texts.append((ROOT / "docs" / "gradlint-report.schema.json").read_text(encoding="utf-8"))
     for text in texts:
         assert "github.com/gradlint" not in text
@@ -219,7 +219,7 @@ def test_no_placeholder_urls_anywhere():
 def test_sarif_fingerprints_survive_lines_moving_and_tell_findings_apart(project):
     def results():
         log = json.loads(cli("--isolated", "--no-cache", "--output-format", "sarif", "misc.py",
-                                  cwd=project).stdout)
+                             cwd=project).stdout)
         _validate(log, SARIF_SCHEMA)
         return {r["ruleId"]: r for r in log["runs"][0]["results"]}
 

@@ -69,4 +69,3 @@ def write(run, out: TextIO, color: bool = False) -> None:
     for finding in run.findings:
         lines = None if finding.is_error else run.sources.lines(finding)
         out.write(render(finding, lines, color, run.unsafe_fixes) + "\n\n")
-
