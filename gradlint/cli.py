@@ -78,15 +78,16 @@ class _DefaultGroup(click.Group):
             raise _Fatal(f"internal error, please report it:\n{traceback.format_exc()}") from None
 
     def format_usage(self, ctx, formatter) -> None:
-        formatter.write_usage("gradlint", "[OPTIONS] [PATHS]...\n"
-                              "gradlint COMMAND [ARGS]...")
+        formatter.write_usage("gradlint", "[OPTIONS] [PATHS]... | COMMAND [ARGS]...")
 
     def format_options(self, ctx, formatter) -> None:
         check = self.commands["check"]
         with click.Context(check, info_name="check", parent=ctx) as sub:
-            rows = [r for r in (p.get_help_record(sub) for p in check.get_params(sub)) if r is not None]
-        with formatter.section("Lint options (gradlint [OPTIONS] PATHS... is gradlint check)"):
-            formatter.write_dl(rows)
+            rows = [p.get_help_record(sub) for p in check.get_params(sub)
+                    if isinstance(p, click.Option) and "--help" not in p.opts]
+        rows += [p.get_help_record(ctx) for p in self.get_params(ctx) if isinstance(p, click.Option)]
+        with formatter.section("Options (gradlint [OPTIONS] PATHS... is gradlint check)"):
+            formatter.write_dl([r for r in rows if r is not None])
         self.format_commands(ctx, formatter)
 
 

@@ -91,6 +91,7 @@ def test_top_level_help_shows_the_lint_options_and_the_exit_status():
         assert option in result.output, option
     assert "Exit status:" in result.output and "2  usage, configuration or internal error" in result.output
     assert "server" in result.output and "verify" in result.output
+    assert "-V, --version" in result.output and "[PATHS]...  " not in result.output
     check_help = CliRunner().invoke(main, ["check", "--help"]).output
     assert "Exit status:" in check_help
 
