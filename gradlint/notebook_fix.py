@@ -86,25 +86,35 @@ def _lint_with_notes(text: str, path: str, selection: Optional[Selection], refus
     return [dataclasses.replace(f, fix=note(f.fix)) for f in kept]
 
 
-def _read(path: str, data: Optional[bytes]) -> Tuple[bytes, NotebookFile]:
-    """The bytes and the notebook; ``SourceError`` (an E902 finding) when it is not one."""
+CANNOT_REWRITE = "--fix cannot rewrite this notebook"
+
+
+def _read(path: str, data: Optional[bytes]) -> Tuple[bytes, NotebookSource, Optional[NotebookFile]]:
+    """The bytes, the notebook as the reader sees it, and as the writer does (None when the
+    writer cannot take what the reader accepted); ``SourceError`` (E902) when it is not one."""
     if data is None:
         data = read_bytes(path)
-    read_notebook(path, data)  # the reader's own checks come first
+    source = read_notebook(path, data)  # the reader's own checks come first
     try:
-        return data, NotebookFile(data)
-    except SourceError:
-        raise
-    except Exception as exc:  # what the reader accepted and the writer cannot take
-        raise SourceError(f"invalid notebook: {exc}") from None
+        return data, source, NotebookFile(data)
+    except Exception:
+        return data, source, None
+
+
+def _unavailable(findings: List[Finding], reason: str) -> List[Finding]:
+    return [dataclasses.replace(f, fix=FixNote("unavailable", reason))
+            if getattr(f.fix, "applicability", "") in ("safe", "unsafe") else f for f in findings]
 
 
 def lint_notebook(path: str, selection: Optional[Selection] = None, data: Optional[bytes] = None) -> List[Finding]:
     """A notebook's findings with fix notes that hold for ``--fix`` on it."""
     try:
-        data, notebook = _read(path, data)
+        data, source, notebook = _read(path, data)
     except SourceError as exc:
         return [Finding(path, 1, 1, "E902", exc.reason)]
+    if notebook is None:
+        return _unavailable(source.map_findings(lint_text(source.text, path, selection, fixes="notes")),
+                            CANNOT_REWRITE)
     if not notebook.is_python:
         return []
     text, where = notebook.fix_source()
@@ -124,10 +134,10 @@ def fix_notebook_data(path: str, data: bytes, selection: Optional[Selection] = N
                       unsafe: bool = False) -> NotebookFixed:
     """Fix a notebook's code cells; metadata, outputs and the JSON layout are kept."""
     try:
-        data, notebook = _read(path, data)
+        data, _, notebook = _read(path, data)
     except SourceError as exc:
         return NotebookFixed(None, [Finding(path, 1, 1, "E902", exc.reason)])
-    if notebook.layout_problem() is not None:
+    if notebook is None or notebook.layout_problem() is not None:
         return NotebookFixed(None, lint_notebook(path, selection, data))
     text, where = notebook.fix_source()
     new_text, remaining, fixed = fix_text(text, path, selection, unsafe,
@@ -137,10 +147,7 @@ def fix_notebook_data(path: str, data: bytes, selection: Optional[Selection] = N
     try:
         new_data = notebook.with_fixed_source(new_text)
     except NotebookFixError as exc:  # a safety net: refusals keep fixes inside their cells
-        findings = [dataclasses.replace(f, fix=FixNote("unavailable", f"not applied: {exc}"))
-                    if getattr(f.fix, "applicability", "") in ("safe", "unsafe") else f
-                    for f in lint_notebook(path, selection, data)]
-        return NotebookFixed(None, findings)
+        return NotebookFixed(None, _unavailable(lint_notebook(path, selection, data), f"not applied: {exc}"))
     return NotebookFixed(new_data, lint_notebook(path, selection, new_data), fixed)
 
 

@@ -136,3 +136,19 @@ def test_diff_and_stdin_for_notebooks(tmp_path):
     assert fixed.returncode == 0, fixed.stderr
     assert json.loads(fixed.stdout)["cells"][0]["source"][-1] == "net.eval()\n"
     assert "Fixed 1 problem" in fixed.stderr
+
+
+def test_a_notebook_the_reader_accepts_and_the_writer_cannot_take_is_linted_not_fixed(tmp_path, monkeypatch):
+    import gradlint.notebook_fix as notebook_fix
+
+    def refuse(data):
+        raise ValueError("a shape the writer does not know")
+
+    monkeypatch.setattr(notebook_fix, "NotebookFile", refuse)
+    text = notebook([("code", MODEL + "net.eval\n")])
+    path = write(tmp_path, "i.ipynb", text)
+    (finding,) = lint_notebook(str(path))
+    assert finding.code == "GL102" and finding.fix.applicability == "unavailable"
+    assert finding.fix.description == notebook_fix.CANNOT_REWRITE
+    result = fix_notebook(str(path))
+    assert not result.changed and path.read_text(encoding="utf-8") == text
