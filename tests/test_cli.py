@@ -167,6 +167,13 @@ def test_stdin_with_a_filename_uses_its_configuration(tmp_path, monkeypatch):
     assert result.exit_code == 1 and result.output.startswith("-:4:7: GL401 ")
     result = CliRunner().invoke(main, ["-", "other.py"], input=BAD)
     assert result.exit_code == 2 and "cannot be combined" in result.output
+    # An editor passes every file with --force-exclude: an excluded name yields nothing.
+    write(tmp_path, "pyproject.toml", '[tool.gradlint]\nexclude = ["vendor"]\n')
+    result = CliRunner().invoke(main, ["--force-exclude", "-", "--stdin-filename", "vendor/bad.py"], input=BAD)
+    assert result.exit_code == 0 and result.output == ""
+    result = CliRunner().invoke(main, ["--force-exclude", "--fix", "-", "--stdin-filename", "vendor/bad.py"],
+                                input=BAD)
+    assert result.exit_code == 0 and result.output == BAD  # the source, unchanged
 
 
 def test_stdin_fix_prints_the_fixed_source_and_reports_on_stderr(tmp_path):
