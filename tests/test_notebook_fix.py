@@ -132,6 +132,8 @@ def test_diff_and_stdin_for_notebooks(tmp_path):
     write(tmp_path, "h.ipynb", text)
     diff = cli("--isolated", "--diff", "h.ipynb", cwd=tmp_path)
     assert diff.returncode == 1 and '-    "net.eval\\n"' in diff.stdout and '+    "net.eval()\\n"' in diff.stdout
+    linted = cli("--isolated", "-", "--stdin-filename", "h.ipynb", cwd=tmp_path, input=text)
+    assert linted.returncode == 1 and linted.stdout.startswith("h.ipynb:cell 1:3:1: GL102 ")
     fixed = cli("--isolated", "--fix", "-", "--stdin-filename", "h.ipynb", cwd=tmp_path, input=text)
     assert fixed.returncode == 0, fixed.stderr
     assert json.loads(fixed.stdout)["cells"][0]["source"][-1] == "net.eval()\n"
