@@ -33,7 +33,12 @@ def lint_module(module: cst.Module, path: str, codes: Sequence[str], fixes: str 
     ``NotFixable``, bound to this parse); ``fixes="notes"`` puts a picklable ``FixNote``
     there, for reports. By default no fix is built.
     """
-    facts = FileFacts.build(module, path)
+    return report_findings(FileFacts.build(module, path), path, codes, fixes)
+
+
+def report_findings(facts: FileFacts, path: str, codes: Sequence[str], fixes: str = "") -> List[Finding]:
+    """The selected rules over a file's facts, as findings at their positions."""
+    module = facts.module
     reports = list(run_reports(facts, codes))
     if not reports:
         return []
@@ -184,13 +189,20 @@ def _size(path: str) -> int:
 def lint_paths(files: Iterable[str], selection: Optional[Selection] = None, jobs: int = 0,
                progress=None, selection_for: Optional[Callable[[str], Selection]] = None,
                fixes: str = "", cache_dir: Optional[str] = None) -> List[Finding]:
-    """Lint many files, in parallel when it pays; findings come back sorted.
+    """Lint many files with the project view (facts across files); findings come back sorted.
 
     ``selection_for(path)``, when given, picks each file's rules (configuration and
-    per-file ignores); it runs in this process. ``fixes="notes"`` attaches each finding's
-    ``FixNote``. With ``cache_dir``, an unchanged file's findings come from the cache
-    (``gradlint.cache``). A crash raises ``LintCrash``.
+    per-file ignores). ``fixes="notes"`` attaches each finding's ``FixNote``. Notebooks
+    are linted on their own (no other file imports them).
     """
+    from .project.lint import lint_files
+
     selection = selection or Selection()
-    tasks = [(f, selection_for(f) if selection_for else selection, fixes, cache_dir) for f in files]
-    return sorted(f for result in map_files(_lint_one, tasks, jobs, progress) for f in result)
+    pick = selection_for or (lambda path: selection)
+    files = list(files)
+    notebooks = [f for f in files if f.endswith(NOTEBOOK_SUFFIX)]
+    python = [f for f in files if not f.endswith(NOTEBOOK_SUFFIX)]
+    out = lint_files(python, pick, fixes, progress)
+    tasks = [(f, pick(f), fixes, cache_dir) for f in notebooks]
+    out.extend(f for result in map_files(_lint_one, tasks, jobs, progress) for f in result)
+    return sorted(out)

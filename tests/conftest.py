@@ -79,19 +79,20 @@ EVAL_GOOD = textwrap.dedent("""\
     evaluate(model, [torch.randn(2, 4)])
     """)
 
-# One finding each of GL102, GL202, GL401 and GL302, on separate lines.
+# One finding each of GL102, GL401, GL302 and GL202, on separate lines (`with torch.no_grad:`
+# raises TypeError, so nothing after it runs: it comes last).
 MISC = textwrap.dedent("""\
     import torch
     import torch.nn as nn
 
     model = nn.Linear(4, 4)
     model.eval
-    with torch.no_grad:
-        pass
     x = torch.randn(3, requires_grad=True)
     y = x * 2
     print(y.grad)
     model.requires_grad = False
+    with torch.no_grad:
+        pass
     """)
 
 

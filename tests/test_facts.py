@@ -383,7 +383,7 @@ def test_regions_from_function_names_loops_and_arguments():
         for x in test_loader:
             model(x)
         model(x_test)
-        model(x, patch_valid)
+        model(y, patch_valid)
         for phase in ["train", "val"]:
             model(3)
     """)
@@ -393,7 +393,7 @@ def test_regions_from_function_names_loops_and_arguments():
         "model(2)": [],
         "model(x)": ["loop over `test_loader`"],
         "model(x_test)": ["call on `x_test`"],
-        "model(x, patch_valid)": [],
+        "model(y, patch_valid)": [],
         "model(3)": [],
     }
 

@@ -20,7 +20,7 @@ from .interp import FileInterpreter
 from .state import entry_ok, lookup_mode
 from .torchapi import EVAL_HOOKS, HF_TRAINER_HOOKS, TRAIN_HOOKS
 from .scopes import FunctionInfo, Scopes
-from .values import ENTRY, ENTRY_T, EVAL, TRAIN, UNKNOWN, after_training
+from .values import ENTRY, ENTRY_S, ENTRY_T, EVAL, TRAIN, UNKNOWN, after_step, after_training
 
 _UNKNOWN_MODE = frozenset({(UNKNOWN, None)})
 
@@ -35,39 +35,60 @@ def is_test_path(path: str) -> bool:
 
 
 class FileFacts:
-    def __init__(self, module: cst.Module, path: str = "<string>") -> None:
+    """The facts of one file. ``project`` (a ``gradlint.project.view.FileContext``) lends
+    what other files of the project know: imported classes and functions while the file is
+    analysed, and call sites in other files once ``ProjectView.attach_upward`` has run."""
+
+    def __init__(self, module: cst.Module, path: str = "<string>", project=None) -> None:
         self.module = module
         self.path = path
+        self.project = project
         self.is_test_file = is_test_path(path)
-        self.scopes = Scopes(module)
+        self.scopes = Scopes(module, project)
         self.events = Events()
         self._interp: Optional[FileInterpreter] = None
         self._memo: Dict[tuple, object] = {}
         self._active: set = set()
 
     @classmethod
-    def build(cls, module: cst.Module, path: str = "<string>") -> "FileFacts":
-        facts = cls(module, path)
+    def build(cls, module: cst.Module, path: str = "<string>", project=None) -> "FileFacts":
+        facts = cls(module, path, project)
         facts._interp = FileInterpreter(facts)
         facts._interp.run_all()
         return facts
 
+    @property
+    def interpreter(self) -> FileInterpreter:
+        return self._interp
+
+    def forget_resolutions(self) -> None:
+        """Drop memoised entry states (call sites from other files were attached)."""
+        self._memo.clear()
+
     # -- function classification ------------------------------------------------------------
     def framework_of(self, fn: Optional[FunctionInfo]) -> Optional[str]:
-        """'eval' / 'train' when a framework (Lightning, HF Trainer) owns the mode of this
-        function or the hook it is nested in; None otherwise."""
+        """'eval' / 'train' when a framework owns the mode of this function or the hook it is
+        nested in: a Lightning hook in a class derived (in any file) from a Lightning base,
+        an HF ``Trainer`` hook in a ``Trainer`` subclass. A method that merely shares a hook's
+        name in some other class is an ordinary method."""
         while fn is not None and not fn.is_module_level:
-            if fn.name in EVAL_HOOKS:
-                return "eval"
-            if fn.name in TRAIN_HOOKS:
-                return "train"
-            if fn.cls is not None and fn.cls.framework == "hf_trainer" and fn.name in HF_TRAINER_HOOKS:
+            if getattr(fn, "is_summary", False):
+                return fn.framework_mode
+            framework = fn.cls.framework if fn.cls is not None else None
+            if framework == "lightning":
+                if fn.name in EVAL_HOOKS:
+                    return "eval"
+                if fn.name in TRAIN_HOOKS:
+                    return "train"
+            if framework == "hf_trainer" and fn.name in HF_TRAINER_HOOKS:
                 return "eval"
             fn = fn.parent
         return None
 
     def is_test_function(self, fn: FunctionInfo) -> bool:
         """A unit test (pytest or unittest) rather than an evaluation routine."""
+        if getattr(fn, "is_summary", False):
+            return fn.is_test
         if fn.is_module_level:
             return False
         if fn.cls is not None and any(q and q.startswith("unittest") for q in fn.cls.base_quals):
@@ -119,6 +140,8 @@ class FileFacts:
                 out |= self.entry_mode(fn, arg)
             elif kind == ENTRY_T:
                 out |= after_training(self.entry_mode(fn, arg))
+            elif kind == ENTRY_S:
+                out |= after_step(self.entry_mode(fn, arg))
             else:
                 out.add((kind, arg))
         return frozenset(out)

@@ -12,13 +12,20 @@ from .names import key_of
 from .scopes import CallSite, ClassInfo, FunctionInfo
 from .state import State, entry_ok, lookup_mode
 from .syntax import arg_of, const_bool, identifiers
-from .values import (ENTRY, ENTRY_T, EVAL, NEW_ATOMS, NUMBER, REQUIRES_GRAD, TRAIN_ATOMS, TRAIN_SET,
-                     UNKNOWN_ATOMS, UNKNOWN_TENSOR, UNKNOWN_VALUE, TensorFact, Value, after_training)
+from .values import (ENTRY, ENTRY_KINDS, ENTRY_S, ENTRY_T, EVAL, LOADED, NEW_ATOMS, NUMBER, REQUIRES_GRAD,
+                     TRAIN_ATOMS, TRAIN_SET, UNKNOWN_ATOMS, UNKNOWN_TENSOR, UNKNOWN_VALUE, TensorFact, Value,
+                     after_step, after_training)
 
+_MODEL_OUTPUT = "the model's output"
 _BUILTIN_PASSTHROUGH = frozenset({"list", "tuple", "iter", "sorted", "reversed", "enumerate", "tqdm",
-                                  "set", "next"})
+                                  "set"})
 _BUILTIN_NUMBER = frozenset({"float", "int", "len", "bool", "str", "abs", "round", "isinstance",
                              "hasattr", "callable", "repr", "format", "id", "range", "print"})
+
+
+def is_function(obj) -> bool:
+    """A function the analysis knows: of this file, or of another project file (its summary)."""
+    return isinstance(obj, FunctionInfo) or (getattr(obj, "is_summary", False) and hasattr(obj, "exit_modes"))
 
 
 class CallsMixin:
@@ -33,19 +40,36 @@ class CallsMixin:
             return self.method_call(node, recv, func.attr.value, st)
         args = [(a, self.ev(a.value, st)) for a in node.args]
         if qual is not None:
+            found = self.o.symbol(qual)
+            if is_function(found):
+                return self.local_call(node, found, args, None, st)
+            if getattr(found, "is_summary", False) and hasattr(found, "methods"):
+                return self.instantiate(node, found, args, st)
+            if isinstance(found, Value):
+                return self.call_value(node, found, args, st)
             return self.api_call(node, qual, args, st)
         if type(func) is cst.Name:
             name = func.value
             bound = st.env.get(name)
             found = None if bound is not None else self.o.scopes.lookup(name, self.fn)
-            if bound is not None and bound.kind == "func" and isinstance(bound.func, FunctionInfo):
+            if bound is not None and bound.kind == "func" and is_function(bound.func):
                 found = bound.func
-            if isinstance(found, FunctionInfo):
+            if is_function(found):
                 return self.local_call(node, found, args, None, st)
             if isinstance(found, ClassInfo):
                 return self.instantiate(node, found, args, st)
+            if bound is None and name == "getattr" and len(node.args) >= 2 \
+                    and type(node.args[1].value) is cst.SimpleString and node.args[1].value.raw_value.isidentifier():
+                obj = args[0][1]  # getattr(model, "eval") is model.eval
+                return Value("bound", key=obj.key, elements=(obj,), qual=node.args[1].value.raw_value)
             if bound is None and name in _BUILTIN_NUMBER:
                 return NUMBER
+            if bound is None and name == "next":  # next(iter(test_loader)): one element of it
+                first = arg_of(args, 0)
+                return self.element_of(first[1]) if first is not None else UNKNOWN_VALUE
+            if bound is None and name == "enumerate":
+                first = arg_of(args, 0)
+                return Value("enumerate", elements=(first[1],)) if first is not None else UNKNOWN_VALUE
             if bound is None and name in _BUILTIN_PASSTHROUGH:
                 first = arg_of(args, 0)
                 return first[1] if first is not None else UNKNOWN_VALUE
@@ -61,33 +85,62 @@ class CallsMixin:
                 return self.op([v for _, v in args], st, node, "arithmetic")
             if bound is None and name == "super":
                 return Value("object", key="self")
-            if bound is None and found is None and words.is_model_class_name(name):
-                return Value("module", mode=NEW_ATOMS)
         callee = self.ev(func, st)
         return self.call_value(node, callee, args, st)
 
     def call_value(self, node: cst.Call, callee: Value, args, st: State) -> Value:
         """Calling an object: a model's forward, a loss, or something opaque."""
-        if callee.kind == "func" and isinstance(callee.func, FunctionInfo):
+        if callee.kind == "bound" and callee.elements:  # getattr(model, "eval")()
+            return self.method_call(node, callee.elements[0], callee.qual, st)
+        if callee.kind == "func" and is_function(callee.func):
             return self.local_call(node, callee.func, args, None, st)
+        if callee.kind == "class" and callee.cls is not None:
+            return self.instantiate(node, callee.cls, args, st)
         if self.is_model(callee):
             return self.forward(node, callee, args, st)
         if callee.kind == "module":  # a loss or other parameter-free layer
             return self.op([v for _, v in args], st, node, "a loss")
-        if callee.key and words.tokens(callee.key.rsplit(".", 1)[-1]) & {"loss", "criterion", "lossfn"}:
-            return self.op([v for _, v in args], st, node, "a loss")
-        if callee.kind == "unknown" and callee.key and callee.key in self.fn.params:
-            # `def helper(m, x): return m(x)`: a model if the callers in this file pass one;
-            # the rules decide from the call sites' arguments (rules.common.model_value)
+        if callee.kind == "unknown" and callee.key and (callee.key in self.fn.params or self.from_init(callee.key)):
+            # `def helper(m, x): return m(x)`, `self.model(x)` with `self.model = model` in
+            # __init__: a model if the callers pass one; the rules decide from the call sites'
+            # arguments (rules.common.model_value)
             self.record_forward(node, callee, args, st)
         self.hand_out(args, st)
         return UNKNOWN_VALUE
 
+    def constructed(self, recv: Value, st: State) -> Value:
+        """``m = Model(envs); m.eval()``: what looked like a model run built one (a class passed
+        in as a parameter, called): a tensor has no ``.eval()``. The call was a construction."""
+        origin = recv.tensor.origin
+        self.events.constructions.add(origin)
+        self.events.forward_calls.pop(origin, None)
+        value = Value("module", key=recv.key, mode=NEW_ATOMS)
+        if recv.key:
+            st.env[recv.key] = value
+            self.set_mode(st, recv.key, NEW_ATOMS)
+        return value
+
+    def from_init(self, key: Optional[str]) -> bool:
+        """``self.x`` that ``__init__`` assigns from one of its parameters (``self.model = model``)."""
+        cls = self.fn.cls
+        if not key or cls is None or not key.startswith("self.") or key.count(".") != 1:
+            return False
+        attr = cls.attr(key[5:])
+        init = cls.method("__init__")
+        return attr is not None and attr.kind == "unknown" and init is not None and attr.key in init.params
+
     def is_model(self, value: Value) -> bool:
+        """A module with parameters, by evidence: built from an nn.Module class or a known
+        factory, or used as one in this function (``.eval()``, ``.parameters()``, ...).
+        A name alone never makes a model."""
         if value.kind == "module":
             return value.has_params is not False
         if value.kind == "unknown" and value.key:
-            return value.key in self.fn.modulelike or words.is_model_name(value.key)
+            if value.key in self.fn.modulelike:
+                return True
+            if value.mode and any(kind == LOADED for kind, _ in value.mode):
+                self.fn.modulelike.add(value.key)  # an unpickled object called: a whole model
+                return True
         return False
 
     def hand_out(self, args, st: Optional[State] = None) -> None:
@@ -115,10 +168,14 @@ class CallsMixin:
         frozen = key is not None and any(key == k or key.startswith(k + ".") for k in st.frozen)
         if generate:
             return UNKNOWN_VALUE
-        return self.op([v for _, v in args], st, node, "the model's output", requires_grad=not frozen)
+        if node in self.events.constructions:
+            return Value("module", mode=NEW_ATOMS)
+        return self.op([v for _, v in args], st, node, _MODEL_OUTPUT, requires_grad=not frozen)
 
     def record_forward(self, node: cst.Call, callee: Value, args, st: State, generate: bool = False) -> None:
         """The event rules read: a model call with the modes and grad mode in force."""
+        if node in self.events.constructions:
+            return
         key = callee.key
         if key is not None:
             modes = lookup_mode(st.modes, key, st.trained, entry_ok(self.fn, key))
@@ -126,16 +183,25 @@ class CallsMixin:
             modes = callee.mode or TRAIN_ATOMS
         regions = tuple(self.regions)
         arg_names = [n for a, _ in args if a.keyword is None for n in identifiers(a.value)]
-        data_names = [n for n in arg_names if words.says_inference_data(n)]
+        data_names = [n for n in arg_names if words.says_inference_data(n, self.o.facts.is_test_file)]
+        data_names += [f"a batch of `{v.data}`" for _, v in args if v.data]
         if not regions and data_names and self.o.facts.framework_of(self.fn) is None \
                 and not self.o.facts.is_test_function(self.fn):
-            regions = (Region(node, self.fn, "call", f"call on `{data_names[0]}`"),)
+            shown = data_names[0] if data_names[0].startswith("a batch") else f"`{data_names[0]}`"
+            regions = (Region(node, self.fn, "call", f"call on {shown}"),)
+        prepared = next((how for k, how in self.prepared.items() if key and (key == k or key.startswith(k + "."))), "")
+        if not prepared and key and any(kind == LOADED for kind, _ in modes):
+            prepared = f"`torch.load` gave `{key}`"
         self.record("forward_calls", node, ForwardCall(
             node, self.fn, key, callee, st.grad, modes, tuple(self.loops), regions,
-            generate=generate, certain=callee.kind == "module" or (key in self.fn.modulelike if key else False)))
+            generate=generate, certain=callee.kind == "module" or (key in self.fn.modulelike if key else False),
+            prepared=prepared))
 
     def method_call(self, node: cst.Call, recv: Value, meth: str, st: State) -> Value:
         key = recv.key
+        if recv.kind == "tensor" and meth in torchapi.MODULE_ONLY_METHODS and recv.tensor is not None \
+                and recv.tensor.how == _MODEL_OUTPUT and recv.tensor.origin is not None:
+            recv = self.constructed(recv, st)
         # methods of local classes
         if recv.cls is not None and recv.kind in ("module", "object", "class"):
             method = recv.cls.method(meth)
@@ -158,10 +224,14 @@ class CallsMixin:
         if meth in ("load_state_dict", "load", "load_weights", "from_pretrained") and key \
                 and recv.kind in ("module", "unknown"):
             self.loaded(st, key)
+            self.prepared.setdefault(key, f"loading weights into `{key}`")
         if meth in ("parameters", "named_parameters") and recv.kind not in ("tensor", "number"):
             return Value("params", sources=((key, False),) if key else ())
+        if meth in ("items", "values") and key and recv.kind in ("dict", "unknown", "list"):
+            return recv.with_(kind="items" if meth == "items" else recv.kind if recv.kind != "dict" else "list")
         if meth in ("modules", "children", "named_modules", "named_children") and key:
-            return Value("unknown", key=key)
+            # the parts of a model: modules, in the model's mode (pairs with their names)
+            return Value("parts", key=key, elements=(Value("number"),) if meth.startswith("named") else ())
         if meth == "requires_grad_":
             flag = True if not node.args else const_bool(args[0][0].value)
             if recv.kind == "tensor":
@@ -187,6 +257,10 @@ class CallsMixin:
         if meth == "step" and (recv.kind == "optimizer" or self._optimizer_named(key)
                                or any(v.kind == "optimizer" for _, v in args)):
             self.training_step(st, optimizer=True)
+            for model, _ in recv.sources if recv.kind == "optimizer" else ():
+                if model and (model in st.env or entry_ok(self.fn, model) or model in st.modes):
+                    atoms = lookup_mode(st.modes, model, st.trained, entry_ok(self.fn, model))
+                    self.set_mode(st, model, after_step(atoms))
             return NUMBER
         if meth == "retain_grad" and recv.kind == "tensor" and key:
             fact = recv.tensor
@@ -216,6 +290,10 @@ class CallsMixin:
             return self.forward(node, recv, args, st, generate=True)
         if meth == "forward" and self.is_model(recv):
             return self.forward(node, recv, args, st)
+        if recv.kind == "unknown" and recv.data and meth in torchapi.CONVERSIONS:
+            return Value("unknown", data=recv.data)  # a test batch moved to the device
+        if recv.kind == "unknown" and meth in ("clone", "detach"):  # only a tensor has these
+            recv = recv.with_(kind="tensor", tensor=UNKNOWN_TENSOR)
         if recv.kind == "tensor":
             return self.tensor_method(node, recv, meth, args, st)
         if recv.kind == "list" and meth in ("pop",):
@@ -229,10 +307,15 @@ class CallsMixin:
             callee = self.member(recv, meth, st)
             if self.is_model(callee):
                 return self.forward(node, callee, args, st)
+            if recv.kind == "module" and recv.cls is None and callee.kind == "unknown" \
+                    and meth not in torchapi.MODULE_API and recv.has_params is not False:
+                # model.fc(x), model.forward_features(x) on a module of a library class: a part
+                # (or a method) of the model runs
+                return self.forward(node, Value("module", key=f"{key}.{meth}"), args, st)
             if callee.kind == "module":
                 return self.op([v for _, v in args], st, node, "a loss")
-            if words.tokens(meth) & {"loss", "criterion"}:
-                return self.op([v for _, v in args], st, node, "a loss")
+            if callee.kind == "unknown" and self.from_init(callee.key):
+                self.record_forward(node, callee, args, st)
         if recv.kind in ("unknown", "object") and meth in ("backward", "manual_backward"):
             self.backward(node, args[0][1].tensor if args and args[0][1].kind == "tensor" else None, st)
             return NUMBER
@@ -250,6 +333,8 @@ class CallsMixin:
         if recv.kind in ("tensor", "number", "optimizer"):
             return UNKNOWN_VALUE
         self.o.setter_loops[node] = tuple(self.loops)
+        if recv.key is not None and any(kind == EVAL for kind, _ in atoms):
+            self.prepared.setdefault(recv.key, f"`{recv.key}.eval()`")
         if recv.key is not None:
             self.fn.modulelike.add(recv.key)
             self.set_mode(st, recv.key, atoms)
@@ -309,7 +394,7 @@ class CallsMixin:
                 elif qual not in ("torch.float32", "torch.float"):
                     cuda_only = True  # a device variable: a copy on CUDA, the same tensor on CPU
             copies = copies or cuda_only
-        if not copies:
+        if not copies or fact.how == _MODEL_OUTPUT:  # a model's output moved is still its output
             return recv.with_(key=None) if recv.key else recv
         result = self.op([recv], st, node, f"a `.{meth}()` copy")
         out = result.tensor
@@ -329,6 +414,7 @@ class CallsMixin:
             r.uses_grad = True
 
     def training_step(self, st: State, optimizer: bool) -> None:
+        self.steps += 1
         st.modes = {k: after_training(v) for k, v in st.modes.items()}
         st.trained = frozenset({True})
         for loop in self.loops:
@@ -350,8 +436,12 @@ class CallsMixin:
                          frozen=("",) if frozen else ())
         if qual in torchapi.WRAPPERS:
             first = arg_of(args, 0)
-            if first is not None and first[1].kind in ("module", "unknown"):
+            if first is not None and first[1].kind == "module":
                 return first[1]
+            if first is not None and first[1].kind == "unknown":  # wrapping it is evidence of a module
+                if first[1].key:
+                    self.fn.modulelike.add(first[1].key)
+                return first[1].with_(kind="module") if not first[1].key else first[1]
             return Value("module")
         factory_mode = torchapi.model_factory_mode(qual)
         if factory_mode is not None:
@@ -364,6 +454,8 @@ class CallsMixin:
             return Value("scheduler")
         if qual in torchapi.TENSOR_FACTORIES or qual == torchapi.PARAMETER:
             return self.tensor_factory(node, qual, args)
+        if qual == "torch.load":  # a whole pickled model, a state dict, a tensor: known when used
+            return Value("unknown", mode=frozenset({(LOADED, node)}))
         if qual in ("torch.autograd.grad",):
             first = arg_of(args, 0, "outputs")
             self.record("backwards", node, Backward(node, self.fn,
@@ -389,8 +481,6 @@ class CallsMixin:
             return self.op([v for _, v in args], st, node, f"`{qual}`")
         if qual in torchapi.GRAD_CONTEXTS:
             return Value("gradctx", qual=qual)
-        if words.is_model_class_name(qual.rsplit(".", 1)[-1]):
-            return Value("module", mode=NEW_ATOMS)  # a model class from elsewhere: built in train mode
         self.hand_out(args, st)
         return UNKNOWN_VALUE
 
@@ -441,7 +531,7 @@ class CallsMixin:
         if earlier is not None:  # a loop body seen again: frozen here on every pass
             frozen = frozen & earlier.frozen_before
         self.record("optimizers", node, OptimizerBuild(node, self.fn, sources, classes, frozen))
-        return Value("optimizer")
+        return Value("optimizer", sources=sources)
 
     def tensor_factory(self, node, qual: str, args) -> Value:
         rg = arg_of(args, -1, "requires_grad")
@@ -463,37 +553,47 @@ class CallsMixin:
 
     # -- local functions and classes ----------------------------------------------------------
     def local_call(self, node: cst.Call, callee: FunctionInfo, args, receiver: Optional[str], st: State) -> Value:
-        self.o.run(callee)
-        mapping: Dict[str, Optional[str]] = {}
-        params = list(callee.params)
-        is_method = callee.cls is not None and params and params[0] in ("self", "cls") \
+        """A call of a function the analysis knows: this file's (interpreted on demand) or
+        another project file's (its summary). Its effects apply here, and the call site is
+        kept for resolving the callee's entry state (for another file's function, in this
+        file's summary)."""
+        external = getattr(callee, "is_summary", False)
+        if not external:
+            self.o.run(callee)
+        is_method = callee.cls is not None and callee.params and callee.params[0] in ("self", "cls") \
             and "staticmethod" not in callee.decorator_names
-        if is_method:
-            params = params[1:]
-        positional = [(a, v) for a, v in args if a.keyword is None and not a.star]
-        for i, (a, v) in enumerate(positional):
-            if i < len(params):
-                mapping[params[i]] = v.key if v.key else key_of(a.value)
-        for a, v in args:
-            if a.keyword is not None:
-                mapping[a.keyword.value] = v.key if v.key else key_of(a.value)
-        if is_method and receiver is None and callee.cls is not None and self.fn.cls is not None \
+        if is_method and receiver is None and self.fn.cls is not None \
                 and type(node.func) is cst.Attribute and key_of(node.func.value) in ("self", "cls"):
             receiver = "self"
-        values: Dict[str, Value] = {}
-        for i, (a, v) in enumerate(positional):
-            if i < len(params):
-                values[params[i]] = v
-        for a, v in args:
-            if a.keyword is not None:
-                values[a.keyword.value] = v
-        callee.callsites.append(CallSite(node, self.fn, callee, mapping, receiver, st.grad, st.modes,
-                                         st.trained, tuple(self.loops), bool(self.regions), values))
+        mapping = self.call_site(node, callee, args, receiver, st, skip_first=is_method)
         self.apply_summary(node, callee, mapping, receiver, st)
         result = callee.returns
         if isinstance(result, Value):
             return self.returned(result, callee, mapping, st, node)
         return UNKNOWN_VALUE
+
+    def call_site(self, node, callee, args, receiver: Optional[str], st: State, skip_first: bool) -> dict:
+        """Record the call site (for another file's function, in this file's summary) and
+        return the callee parameter -> caller key mapping."""
+        params = list(callee.params)[1:] if skip_first else list(callee.params)
+        mapping: Dict[str, Optional[str]] = {}
+        values: Dict[str, Value] = {}
+        positional = [(a, v) for a, v in args if a.keyword is None and not a.star]
+        for (a, v), param in zip(positional, params):
+            mapping[param] = v.key if v.key else key_of(a.value)
+            values[param] = v
+        for a, v in args:
+            if a.keyword is not None:
+                mapping[a.keyword.value] = v.key if v.key else key_of(a.value)
+                values[a.keyword.value] = v
+        site = CallSite(node, self.fn, callee, mapping, receiver, st.grad, st.modes, st.trained,
+                        tuple(self.loops), bool(self.regions), values, tuple(st.frozen))
+        if getattr(callee, "is_summary", False):
+            self.events.external_calls.append(site)
+        else:
+            callee.callsites.append(site)
+        self._arg_values = values  # for `substitute`: a fresh model passed has no key, only a mode
+        return mapping
 
     def map_key(self, key: str, callee: FunctionInfo, mapping, receiver) -> Optional[str]:
         root, _, rest = key.partition(".")
@@ -533,11 +633,16 @@ class CallsMixin:
         at the call, and its setters become the call itself (the helper that set the mode)."""
         new = set()
         for kind, arg in atoms:
-            if kind in (ENTRY, ENTRY_T):
+            if kind in ENTRY_KINDS:
                 caller_key = self.map_key(arg, callee, mapping, receiver)
-                base = lookup_mode(st.modes, caller_key, st.trained, entry_ok(self.fn, caller_key)) \
-                    if caller_key else UNKNOWN_ATOMS
-                new |= after_training(base) if kind == ENTRY_T else base
+                passed = getattr(self, "_arg_values", {}).get(arg.partition(".")[0]) if not caller_key else None
+                if caller_key:
+                    base = lookup_mode(st.modes, caller_key, st.trained, entry_ok(self.fn, caller_key))
+                elif passed is not None and passed.kind == "module" and passed.mode and "." not in arg:
+                    base = passed.mode  # Trainer(nn.Sequential(...)): the fresh model's own mode
+                else:
+                    base = UNKNOWN_ATOMS
+                new |= {ENTRY: lambda b: b, ENTRY_T: after_training, ENTRY_S: after_step}[kind](base)
             elif kind in (EVAL, TRAIN_SET):
                 new.add((kind, node))
             else:
@@ -572,6 +677,8 @@ class CallsMixin:
             return Value("tensor", tensor=fact)
         if result.kind in ("optimizer", "params", "number"):
             return Value(result.kind, sources=result.sources)
+        if result.elements and result.kind in ("tuple", "list"):  # return model, optimizer
+            return Value("tuple", elements=tuple(self.returned(e, callee, mapping, st, node) for e in result.elements))
         return UNKNOWN_VALUE
 
     def instantiate(self, node, cls: ClassInfo, args, st: State) -> Value:
@@ -579,17 +686,7 @@ class CallsMixin:
         init = cls.method("__init__")
         init_modes: tuple = ()
         if init is not None:
-            mapping = {}
-            params = init.params[1:]
-            positional = [(a, v) for a, v in args if a.keyword is None and not a.star]
-            for i, (a, v) in enumerate(positional):
-                if i < len(params):
-                    mapping[params[i]] = v.key
-            for a, v in args:
-                if a.keyword is not None:
-                    mapping[a.keyword.value] = v.key
-            init.callsites.append(CallSite(node, self.fn, init, mapping, None, st.grad, st.modes,
-                                           st.trained, tuple(self.loops), bool(self.regions), {}))
+            mapping = self.call_site(node, init, args, None, st, skip_first=True)
             init_modes = tuple((key[4:], self.substitute(atoms, init, mapping, None, st, node))
                                for key, atoms in sorted(init.exit_modes.items())
                                if key.startswith("self.") and not self._is_self_default(key, atoms))

@@ -55,6 +55,7 @@ class ForwardCall:
     regions: Tuple[Region, ...]
     generate: bool = False        # model.generate(...): decorated no_grad in HF
     certain: bool = True          # known to be a module (not only named like one)
+    prepared: str = ""            # "`model.eval()`": readied for inference earlier in the function
 
 
 @dataclass(eq=False)
@@ -135,3 +136,6 @@ class Events:
     accumulations: dict = field(default_factory=dict)
     backwards: dict = field(default_factory=dict)
     syntactic: dict = field(default_factory=dict)
+    external_calls: list = field(default_factory=list)     # CallSites of other files' functions
+    external_escapes: set = field(default_factory=set)     # refs of other files' functions passed around
+    constructions: set = field(default_factory=set)        # calls that looked like model runs but built one

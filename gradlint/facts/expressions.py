@@ -12,7 +12,7 @@ from .names import key_of
 from .scopes import ClassInfo, FunctionInfo
 from .state import State
 from .syntax import identifiers
-from .values import (MAY_REQUIRE_GRAD, NUMBER, REQUIRES_GRAD, UNKNOWN_VALUE, TensorFact, Value,
+from .values import (MAY_REQUIRE_GRAD, NONE, NUMBER, REQUIRES_GRAD, UNKNOWN_VALUE, TensorFact, Value,
                      join_values)
 
 
@@ -53,7 +53,12 @@ class ExpressionsMixin:
         return join_values(self.ev(node.body, st), self.ev(node.orelse, st)) or UNKNOWN_VALUE
 
     def _sequence(self, node, st: State) -> Value:
-        return self.collection([self.ev(e.value, st) for e in node.elements])
+        values = [self.ev(e.value, st) for e in node.elements]
+        out = self.collection(values)
+        if type(node) in (cst.Tuple, cst.List) and out.kind == "list" \
+                and not any(type(e) is cst.StarredElement for e in node.elements):
+            out = out.with_(elements=tuple(values))  # `return model, optimizer`: each keeps its value
+        return out
 
     def _dict(self, node: cst.Dict, st: State) -> Value:
         params = None
@@ -94,6 +99,8 @@ class ExpressionsMixin:
         if value is not None:
             if value.kind == "func" and isinstance(value.func, FunctionInfo):
                 value.func.escapes = True  # referenced, not called: callers unknown
+            elif value.kind == "func" and getattr(value.func, "is_summary", False):
+                self.events.external_escapes.add(value.func.ref)
             return value
         found = self.o.scopes.lookup(name, self.fn)
         if isinstance(found, FunctionInfo):
@@ -103,18 +110,34 @@ class ExpressionsMixin:
             return Value("class", cls=found)
         qual = self.imports.qualname(node)
         if qual is not None:
-            return Value("import", qual=qual)
-        if name in ("True", "False", "None"):
+            return self.imported(qual, name)
+        if name == "None":
+            return NONE
+        if name in ("True", "False"):
             return NUMBER
         known = self.o.module_env.get(name) if not self.fn.is_module_level else None
         if known is not None and known.kind in ("module", "tensor", "optimizer", "params", "list"):
             return known.with_(key=name, bound_in=None)
         return Value("unknown", key=name)
 
+    def imported(self, qual: str, local: Optional[str] = None) -> Value:
+        """An imported name used as a value: another project file's function, class or
+        global when the project view knows it, else a library name."""
+        found = self.o.symbol(qual)
+        if found is not None:
+            if isinstance(found, Value):
+                return found.with_(key=local, bound_in=None) if local else found
+            if hasattr(found, "methods"):
+                return Value("class", cls=found)
+            if hasattr(found, "exit_modes"):
+                self.events.external_escapes.add(found.ref)  # referenced, not called: callers unknown
+                return Value("func", func=found)
+        return Value("import", qual=qual)
+
     def attribute(self, node: cst.Attribute, st: State) -> Value:
         qual = self.imports.qualname(node)
         if qual is not None:
-            return Value("import", qual=qual)
+            return self.imported(qual)
         attr = node.attr.value
         base = self.ev(node.value, st)
         if attr == "grad":
@@ -138,6 +161,9 @@ class ExpressionsMixin:
             return UNKNOWN_VALUE
         if attr in ("module", "_orig_mod"):
             return base  # DDP / torch.compile wrappers share the model's parameters and mode
+        if attr == "_modules" and base.key:
+            self.fn.modulelike.add(base.key)  # only an nn.Module has them
+            return base.with_(kind="module") if base.kind == "unknown" else base
         return self.member(base, attr, st)
 
     def member(self, base: Value, attr: str, st: State) -> Value:
@@ -171,7 +197,12 @@ class ExpressionsMixin:
                         self.ev(part, st)
         if base.kind == "tensor":
             return self.op([base], st, node, "indexing")
-        if base.kind == "tuple":
+        if base.kind == "unknown" and base.data:
+            return Value("unknown", data=base.data)  # batch[0] of a test batch
+        if base.kind == "parts" and base.key:  # list(model.children())[:2] / [0]
+            sliced = len(node.slice) == 1 and type(node.slice[0].slice) is cst.Slice
+            return base if sliced else Value("module", key=f"{base.key}.item")
+        if base.kind == "tuple" or (base.kind == "list" and base.elements):
             index = node.slice[0].slice.value if type(node.slice[0].slice) is cst.Index else None
             if type(index) is cst.Integer and int(index.value) < len(base.elements):
                 return base.elements[int(index.value)]
@@ -213,7 +244,7 @@ class ExpressionsMixin:
             if source is None:
                 source = iterable
             names = identifiers(comp.iter)
-            if words.says_inference(names) and self.o.facts.framework_of(self.fn) is None:
+            if words.says_inference(names, self.o.facts.is_test_file) and self.o.facts.framework_of(self.fn) is None:
                 self.regions.append(Region(node, self.fn, "loop", f"loop over `{names[0]}`"))
                 region_pushed += 1
             self.assign(comp.target, self.element_of(iterable), inner, None)
@@ -228,6 +259,7 @@ class ExpressionsMixin:
             elt = self.ev(node.elt, inner)
         for _ in range(region_pushed):
             self.regions.pop()
+        st.modes = inner.modes  # `[m.eval() for m in models]` switches the models themselves
         if source is not None and source.kind == "params" and elt.kind == "param":
             return Value("params", sources=tuple((k, f or filtered) for k, f in source.sources))
         if elt.kind == "params":
@@ -235,28 +267,50 @@ class ExpressionsMixin:
         return Value("list", tensor=elt.tensor if elt.kind == "tensor" else None)
 
     def element_of(self, iterable: Value) -> Value:
+        element = self._element_of(iterable)
+        if iterable.key and words.says_inference_data(iterable.key.rsplit(".", 1)[-1], self.o.facts.is_test_file):
+            # a batch of an evaluation split, wherever it is used (a check inside a training loop)
+            element = element.with_(data=iterable.key, elements=tuple(e.with_(data=iterable.key)
+                                                                      for e in element.elements))
+        return element
+
+    def _element_of(self, iterable: Value) -> Value:
+        if iterable.kind == "enumerate":
+            return Value("tuple", elements=(NUMBER, self.element_of(iterable.elements[0])))
+        if iterable.kind == "parts" or (iterable.kind == "module" and iterable.key):
+            # for layer in model.children() / for block in self.blocks (a ModuleList): a part of
+            # the model, in its mode
+            part = Value("module", key=f"{iterable.key}.item")
+            return Value("tuple", elements=(NUMBER, part)) if iterable.elements else part
         if iterable.kind == "params":
             key = iterable.sources[0][0] if len(iterable.sources) == 1 else None
             return Value("param", key=key, sources=iterable.sources)
         if iterable.kind == "list" and iterable.tensor is not None:
             return Value("tensor", tensor=iterable.tensor)
-        if iterable.kind in ("module", "unknown") and iterable.key and self.within_model(iterable.key):
-            # for layer in model.children() / model.features: a part of the model, in its mode
-            return Value("unknown", key=f"{iterable.key}.item")
+        if iterable.kind in ("list", "dict", "unknown", "items") and iterable.key:
+            # for m in models: the container's element, one key for all of them, so that
+            # `for m in models: m.eval()` is seen by a later `for m in models: m(x)`
+            item = f"{iterable.key}.item"
+            known = [e for e in iterable.elements if e.kind == "module"]
+            element = Value("module", key=item) if known and len(known) == len(iterable.elements) \
+                else Value("unknown", key=item)
+            return Value("tuple", elements=(NUMBER, element)) if iterable.kind == "items" else element
         return UNKNOWN_VALUE
 
     def within_model(self, key: str) -> bool:
         parts = key.split(".")
         for i in range(1, len(parts) + 1):
             prefix = ".".join(parts[:i])
-            if prefix in self.fn.modulelike or words.is_model_name(prefix):
+            if prefix in self.fn.modulelike:
                 return True
             if i == 1 and prefix == "self" and self.fn.cls is not None and self.fn.cls.is_module:
                 return True
         return False
 
     def element_at(self, value: Value, index: int, count: int) -> Value:
-        if value.kind == "tuple":
+        if value.data and value.kind == "unknown":
+            return Value("unknown", data=value.data)  # x, y = next(iter(test_loader))
+        if value.kind == "tuple" or (value.kind == "list" and len(value.elements) == count):
             return value.elements[index] if index < len(value.elements) else UNKNOWN_VALUE
         if value.kind == "param" or (value.kind == "params" and value.sources):
             # for name, p in model.named_parameters(): the last element is the parameter

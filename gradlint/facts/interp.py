@@ -10,6 +10,7 @@ states for the entry atoms.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
@@ -48,6 +49,12 @@ class FileInterpreter:
         for fn in self.scopes.functions:
             self.run(fn)
 
+    def symbol(self, qual: Optional[str]):
+        """What an imported name is in the project (a function, class or value of another
+        file), or None: not a project name, or no project view."""
+        project = self.facts.project
+        return project.symbol(qual) if project is not None and qual else None
+
     def run(self, fn: FunctionInfo) -> None:
         if fn.status != "new":
             return
@@ -67,6 +74,8 @@ class FileInterpreter:
     # -- class facts -----------------------------------------------------------------
     def class_frozen_parts(self, cls: ClassInfo) -> Tuple[str, ...]:
         """Parts of every instance frozen by the class's own methods ("" = all of self)."""
+        if getattr(cls, "is_summary", False):
+            return cls.frozen_parts
         self.ensure_class(cls)
         frozen, unfrozen = set(), set()
         for c in cls.all_classes():
@@ -86,16 +95,30 @@ class FileInterpreter:
         if id(cls) in seen:
             return None
         seen.add(id(cls))
+        if getattr(cls, "is_summary", False):
+            return cls.mode_dep
         self.ensure_class(cls)
         result: Optional[bool] = False
+        for c in cls.local_bases:
+            if getattr(c, "is_summary", False):
+                if c.mode_dep:
+                    return True
+                if c.mode_dep is None:
+                    result = None
         for c in cls.all_classes():
+            if getattr(c, "is_summary", False):
+                continue
             if c.uses_training_flag:
                 return True
             for q, n in zip(c.base_quals, c.base_names):
-                if q in torchapi.MODULE_BASES:
+                if q in torchapi.MODULE_BASES or torchapi.module_base(q) is False:
                     continue
                 if any(b.name == n for b in c.local_bases):
                     continue
+                if torchapi.nn_class(q) is not None:
+                    if torchapi.nn_class(q) in torchapi.MODE_DEPENDENT:
+                        return True  # class MyBatchNorm(nn.BatchNorm2d)
+                    continue  # class MyConv(nn.Conv2d): the layer it extends has no mode
                 result = None  # an unknown base class may add layers
             for value in c.attrs.values():
                 if isinstance(value, Value) and value.kind == "module":
@@ -119,6 +142,8 @@ class _Run(ExpressionsMixin, CallsMixin):
         self.loop_exits: List[Tuple[list, list]] = []   # (breaks, continues) per loop
         self.exits: List[State] = []
         self.returns: Optional[Value] = None
+        self.prepared: Dict[str, str] = {}   # model key -> how it was readied for inference here
+        self.steps = 0                       # training steps seen so far (calls included)
         fn.locals = set()
 
     # -- entry and exit -------------------------------------------------------------
@@ -144,6 +169,38 @@ class _Run(ExpressionsMixin, CallsMixin):
                              if entry_ok(fn, k) and v != frozenset({(ENTRY, k)})}
             fn.exit_trained = True in final.trained
         fn.returns = self.returns
+        if fn.cls is not None and not getattr(fn.cls, "is_summary", False):
+            self._attrs_by_evidence(fn)
+        self._behaviour_regions()
+
+    def _behaviour_regions(self) -> None:
+        """Inference by behaviour: a model run after ``.eval()`` or a load of weights in code
+        that never trains (a predict script, a ``main()`` that loads a checkpoint), whatever
+        the names say. Not where gradients are used (saliency, attacks) or the model's output
+        leaves the function (a caller may backpropagate it)."""
+        fn = self.fn
+        if fn.trains or fn.uses_grad or self.o.facts.framework_of(fn) is not None:
+            return
+        if not fn.is_module_level and self.o.facts.is_test_function(fn):
+            return
+        returned = self.returns
+        if returned is not None and returned.kind == "tensor" and returned.tensor is not None \
+                and returned.tensor.atoms & {"nonleaf", "nonleaf_if_grad"}:
+            return
+        for event in self.events.forward_calls.values():
+            if event.fn is fn and not event.regions and event.prepared:
+                region = Region(event.node, fn, "behaviour", f"inference code (after {event.prepared}; "
+                                                             f"nothing trains here)")
+                event.regions = (region,)
+
+    @staticmethod
+    def _attrs_by_evidence(fn: FunctionInfo) -> None:
+        """``self.model = model`` where the method also uses ``model`` as a module
+        (``model.parameters()``): the attribute holds a module."""
+        for attr, value in list(fn.cls.attrs.items()):
+            if value is not None and value.kind == "unknown" and value.key in fn.params \
+                    and value.key in fn.modulelike:
+                fn.cls.attrs[attr] = value.with_(kind="module")
 
     def _entry_state(self) -> State:
         fn = self.fn
@@ -180,7 +237,7 @@ class _Run(ExpressionsMixin, CallsMixin):
         fn = self.fn
         if self.o.facts.framework_of(fn) is not None or self.o.facts.is_test_function(fn):
             return None
-        if words.says_inference([fn.name]) and not words.is_builder_name(fn.name):
+        if words.says_inference([fn.name], self.o.facts.is_test_file) and not words.is_builder_name(fn.name):
             return Region(fn.node, fn, "function", f"evaluation function `{fn.name}`")
         return None
 
@@ -226,13 +283,24 @@ class _Run(ExpressionsMixin, CallsMixin):
             return st
         if type(node) is cst.If:
             self.ev(node.test, st)
-            then = self.block(_block_statements(node.body), st.copy())
-            if type(node.orelse) is cst.If:
-                other = self.stmt(node.orelse, st.copy())
-            elif type(node.orelse) is cst.Else:
-                other = self.block(_block_statements(node.orelse.body), st.copy())
-            else:
-                other = st
+            names = identifiers(node.test)
+            flag_trains = words.says_training(names)
+            flag_infers = not flag_trains and words.says_inference(names, self.o.facts.is_test_file)
+            steps = self.steps
+            if self._always_true(node.test, st):  # `if isinstance(model, nn.Module): model.eval()`
+                return self.block(_block_statements(node.body), st)
+            with self._region_if(flag_infers, node, "`if {}:` branch", node.test):
+                then = self.block(_block_statements(node.body), st.copy())
+            # `if args.train: train(...) else: test(...)`: the branch that does not train infers
+            infers_else = flag_trains and self.steps > steps
+            with self._region_if(infers_else and type(node.orelse) is cst.Else, node,
+                                 "`else` branch of `if {}:`", node.test):
+                if type(node.orelse) is cst.If:
+                    other = self.stmt(node.orelse, st.copy())
+                elif type(node.orelse) is cst.Else:
+                    other = self.block(_block_statements(node.orelse.body), st.copy())
+                else:
+                    other = st
             if then is None:
                 return other
             if other is None:
@@ -315,9 +383,7 @@ class _Run(ExpressionsMixin, CallsMixin):
             return st
         if type(node) is cst.Return:
             if node.value is not None:
-                value = self.ev(node.value, st)
-                if value.kind == "module" and value.key is not None and not entry_ok(self.fn, value.key):
-                    value = value.with_(mode=lookup_mode(st.modes, value.key, st.trained, False))
+                value = self._as_returned(self.ev(node.value, st), st)
                 self.returns = join_values(self.returns, value)
             self.exits.append(st)
             return None
@@ -340,6 +406,42 @@ class _Run(ExpressionsMixin, CallsMixin):
             return st
         return st
 
+    def _always_true(self, test, st: State) -> bool:
+        """A guard that holds for the model it tests: ``isinstance(m, nn.Module)``,
+        ``hasattr(m, "eval")`` on a value known to be a module."""
+        if type(test) is not cst.Call or type(test.func) is not cst.Name or len(test.args) != 2:
+            return False
+        if test.func.value not in ("isinstance", "hasattr") or test.func.value in st.env:
+            return False
+        subject = self.ev(test.args[0].value, st)
+        if subject.kind != "module" and not (subject.key and subject.key in self.fn.modulelike):
+            return False
+        if test.func.value == "hasattr":
+            arg = test.args[1].value
+            return type(arg) is cst.SimpleString and arg.raw_value in torchapi.MODULE_API
+        return self.imports.qualname(test.args[1].value) in torchapi.MODULE_BASES
+
+    @contextmanager
+    def _region_if(self, wanted: bool, node, label: str, test):
+        """Run a branch inside an inference region when ``wanted``."""
+        if not wanted or self.o.facts.framework_of(self.fn) is not None:
+            yield
+            return
+        shown = cst.Module([]).code_for_node(test)
+        self.regions.append(Region(node, self.fn, "branch", label.format(shown)))
+        try:
+            yield
+        finally:
+            self.regions.pop()
+
+    def _as_returned(self, value: Value, st: State) -> Value:
+        """A returned model built here keeps the mode it has at the return (the callers see it)."""
+        if value.kind == "module" and value.key is not None and not entry_ok(self.fn, value.key):
+            return value.with_(mode=lookup_mode(st.modes, value.key, st.trained, False))
+        if value.elements and value.kind in ("tuple", "list"):
+            return value.with_(elements=tuple(self._as_returned(e, st) for e in value.elements))
+        return value
+
     def loop(self, node, st: State, header, body, orelse, names, infinite=False) -> Optional[State]:
         info = self.o.loop_infos.get(node)
         if info is None:
@@ -347,8 +449,8 @@ class _Run(ExpressionsMixin, CallsMixin):
                             data=words.says_data(names))
             self.o.loop_infos[node] = info
         region = None
-        if names and words.says_inference(names) and self.o.facts.framework_of(self.fn) is None:
-            shown = next((n for n in names if words.says_inference([n])), names[0])
+        if names and words.says_inference(names, self.o.facts.is_test_file) and self.o.facts.framework_of(self.fn) is None:
+            shown = next((n for n in names if words.says_inference([n], self.o.facts.is_test_file)), names[0])
             region = Region(node, self.fn, "loop", f"loop over `{shown}`")
         self.loops.append(info)
         if region is not None:
@@ -387,7 +489,7 @@ class _Run(ExpressionsMixin, CallsMixin):
                 self.syntactic(item, "GL202",
                                f"`with {qual}:` uses the class, not an instance: it raises TypeError; "
                                f"write `with {qual}():`")
-                continue
+                return None  # the TypeError: the body never runs
             effect = self.grad_effect(expr, st)
             self.ev(expr, st)
             if effect is not None:
@@ -639,7 +741,7 @@ class _Run(ExpressionsMixin, CallsMixin):
         root = root_of(key)
         root_value = st.env.get(root) or self.o.module_env.get(root)
         if (root_value is not None and root_value.kind == "module") or root in self.fn.modulelike \
-                or words.is_model_name(root) or (root == "self" and self.fn.cls is not None and self.fn.cls.is_module):
+                or (root == "self" and self.fn.cls is not None and self.fn.cls.is_module):
             return key.rsplit(".", 1)[0]
         return None
 

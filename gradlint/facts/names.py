@@ -6,7 +6,7 @@ QualifiedNameProvider, which costs about 11 parses per file (design.md).
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import libcst as cst
 
@@ -50,10 +50,16 @@ def _dotted(node: cst.CSTNode) -> Optional[str]:
 
 
 class ImportTable:
-    """Local name -> qualified name, from every import statement in the file."""
+    """Local name -> qualified name, from every import statement in the file.
+
+    ``from m import *`` records ``m`` in ``stars``; a ``star_resolver(m, name)`` (set when the
+    project view knows ``m``) says what such a name is.
+    """
 
     def __init__(self) -> None:
         self.names: Dict[str, str] = {}
+        self.stars: List[str] = []
+        self.star_resolver = None
 
     def add(self, node: cst.CSTNode) -> None:
         if type(node) is cst.Import:
@@ -67,12 +73,13 @@ class ImportTable:
                     root = full.split(".", 1)[0]
                     self.names[root] = root
         elif type(node) is cst.ImportFrom:
-            if type(node.names) is cst.ImportStar:
-                return
             base = _dotted(node.module) if node.module is not None else ""
             if base is None:
                 return
             prefix = "." * len(node.relative) + base
+            if type(node.names) is cst.ImportStar:
+                self.stars.append(prefix)
+                return
             for alias in node.names:
                 name = _dotted(alias.name)
                 if name is None:
@@ -82,10 +89,19 @@ class ImportTable:
                     local = alias.asname.name.value
                 self.names[local] = f"{prefix}.{name}" if base else prefix + name
 
+    def _from_stars(self, name: str) -> Optional[str]:
+        for module in self.stars:
+            found = self.star_resolver(module, name)
+            if found is not None:
+                return found
+        return None
+
     def qualname(self, node: cst.CSTNode) -> Optional[str]:
         """``T.no_grad`` -> ``torch.no_grad`` when ``import torch as T``; None if not imported."""
         if type(node) is cst.Name:
             full = self.names.get(node.value)
+            if full is None and self.stars and self.star_resolver is not None:
+                full = self._from_stars(node.value)
             return canonical(full) if full is not None else None
         if type(node) is cst.Attribute:
             base = self.qualname(node.value)

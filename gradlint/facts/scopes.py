@@ -30,6 +30,7 @@ class CallSite:
     loops: tuple                       # the caller's enclosing loops at the call
     in_region: bool
     values: Dict[str, object]          # callee parameter -> the argument's Value
+    frozen: tuple = ()                 # the caller's keys that may be frozen at the call
 
 
 @dataclass(eq=False)
@@ -45,18 +46,28 @@ class ClassInfo:
     freezes_self: bool = False        # a method freezes parameters of self
     unfreezes_self: bool = False
     interpreted: bool = False
+    ref: Optional[str] = None         # "path:Name", how other files' summaries name it
 
     @property
-    def is_module(self) -> bool:
-        if any(q in torchapi.MODULE_BASES for q in self.base_quals if q):
-            return True
-        if self.framework == "lightning" or self.is_hf_model:
-            return True
-        if any(b.is_module for b in self.local_bases):
-            return True
-        # A base imported from the project (``from .base import BaseModel``) named like a module.
-        return any(q and not q.startswith("torch") and n.endswith(("Module", "Model", "Net", "Network"))
-                   for q, n in zip(self.base_quals, self.base_names))
+    def is_module(self) -> Optional[bool]:
+        """True with evidence (a torch.nn class, a known model base, a base class of this
+        project that is a module); False when every base is known not to be one; None when
+        a base is unknown (another library's class): a name never makes a module."""
+        unknown = False
+        local = {id(b): b for b in self.local_bases}
+        for arg, qual, name in zip(self.node.bases, self.base_quals, self.base_names):
+            base = next((b for b in local.values() if b.name == name), None)
+            if base is not None:
+                known = base.is_module
+            else:
+                known = torchapi.module_base(qual)
+                if known is None and qual is None and name in ("object", "ABC", "Exception", "NamedTuple"):
+                    known = False
+            if known:
+                return True
+            if known is None:
+                unknown = True
+        return None if unknown else False
 
     @property
     def framework(self) -> Optional[str]:
@@ -74,8 +85,9 @@ class ClassInfo:
 
     @property
     def is_hf_model(self) -> bool:
-        return any(q and q.startswith(("transformers.", "diffusers.")) and "Model" in q
-                   for q in self.base_quals)
+        if any(q and q.startswith(("transformers.", "diffusers.")) and "Model" in q for q in self.base_quals):
+            return True
+        return any(getattr(b, "is_hf_model", False) for b in self.local_bases)
 
     def method(self, name: str) -> Optional["FunctionInfo"]:
         if name in self.methods:
@@ -125,6 +137,7 @@ class FunctionInfo:
     locals: set = field(default_factory=set)       # names bound in the function
     returns: Optional[object] = None
     grad_decorator: Optional[str] = None  # "on" / "off" from @torch.no_grad & co.
+    external_callers: bool = False   # called (or referenced) from another file of the project
 
     @property
     def is_module_level(self) -> bool:
@@ -202,14 +215,21 @@ def _decorator_name(expr: cst.CSTNode) -> str:
 
 
 class Scopes:
-    """Every function and class of a module, and the import table."""
+    """Every function and class of a module, and the import table.
 
-    def __init__(self, module: cst.Module) -> None:
+    With a project context, a base class imported from another project file is that
+    file's ``ClassSummary``, among ``local_bases``: its methods, attributes, module-ness and
+    framework count as a local base's do.
+    """
+
+    def __init__(self, module: cst.Module, context=None) -> None:
         self.imports = ImportTable()
         self.module_fn = FunctionInfo("<module>", module, None, None)
         self.functions: List[FunctionInfo] = []
         self.classes: List[ClassInfo] = []
         self._scan(list(module.body), self.module_fn, None)
+        if context is not None and self.imports.stars:
+            self.imports.star_resolver = context.star_name
         # Decorators and bases are resolved once every import is known.
         for fn in self.functions:
             decorators = fn.node.decorators
@@ -221,8 +241,16 @@ class Scopes:
         for c in self.classes:
             c.base_quals = [self.imports.qualname(a.value) for a in c.node.bases]
             c.base_names = [_decorator_name(a.value) for a in c.node.bases]
-            c.local_bases = [by_name[n] for n, a in zip(c.base_names, c.node.bases)
-                             if n in by_name and by_name[n] is not c and isinstance(a.value, cst.Name)]
+            c.local_bases = []
+            for name, qual, arg in zip(c.base_names, c.base_quals, c.node.bases):
+                if name in by_name and by_name[name] is not c and isinstance(arg.value, cst.Name):
+                    c.local_bases.append(by_name[name])
+                elif context is not None and qual:
+                    found = context.symbol(qual)
+                    if getattr(found, "is_summary", False) and hasattr(found, "methods"):
+                        c.local_bases.append(found)
+            if context is not None:
+                c.ref = context.class_ref(c.name)
 
     def _scan(self, stmts, owner: FunctionInfo, cls: Optional[ClassInfo]) -> None:
         for stmt in stmts:

@@ -19,6 +19,9 @@ def lookup_mode(modes: dict, key: str, trained: frozenset, entry_ok: bool) -> fr
         cut = k.rfind(".")
         if cut < 0:
             break
+        item = modes.get(k[:cut] + ".item")  # models["g"] is one of the elements `for m in models` set
+        if item is not None and not k.endswith(".item"):
+            return item
         k = k[:cut]
     if not entry_ok:
         return UNKNOWN_ATOMS

@@ -64,6 +64,40 @@ def nn_param_free(name: str) -> bool:
 
 
 MODULE_BASES = frozenset({"torch.nn.Module"})
+
+# Libraries whose classes (CamelCase names under these prefixes) are nn.Modules, and their
+# known non-module classes: what a class derived from them is.
+_MODULE_LIBRARIES = ("torchvision.models.", "timm.models.", "timm.layers.", "torchaudio.models.",
+                     "torch_geometric.nn.", "segmentation_models_pytorch.", "torchvision.ops.")
+_LIGHTNING_MODULES = ("LightningModule",)
+_HF_MODEL_WORDS = ("Model", "For", "PreTrained", "Encoder", "Decoder", "Transformer", "Embeddings", "Attention",
+                   "Layer", "Block", "Mixin", "UNet", "VAE", "Net")
+_HF_NOT_MODULES = ("Config", "Tokenizer", "Processor", "Trainer", "Arguments", "Output", "Pipeline", "Scheduler",
+                   "FeatureExtractor", "Callback", "Collator", "Dataset", "Error")
+
+
+def module_base(qual: Optional[str]) -> Optional[bool]:
+    """Whether a class named ``qual`` (as a base class) is an nn.Module: True, False (known
+    not to be one), or None (a class this table does not know)."""
+    if not qual:
+        return None
+    if qual in MODULE_BASES or nn_class(qual) is not None:
+        return True
+    if qual.startswith("torch.") and not qual.startswith(("torch.nn.", "torchvision", "torchaudio")):
+        return False  # torch.utils.data.Dataset, torch.autograd.Function, torch.optim.Optimizer ...
+    last = qual.rsplit(".", 1)[-1]
+    if qual.startswith(LIGHTNING_PREFIXES):
+        return last in _LIGHTNING_MODULES
+    if qual.startswith(("transformers.", "diffusers.", "peft.")):
+        if any(w in last for w in _HF_NOT_MODULES):
+            return False
+        return True if any(w in last for w in _HF_MODEL_WORDS) else None
+    if qual.startswith(_MODULE_LIBRARIES):
+        return True if last[:1].isupper() else None
+    if qual.split(".", 1)[0] in ("abc", "typing", "enum", "dataclasses", "collections", "threading",
+                                 "argparse", "json", "unittest", "numpy", "object"):
+        return False
+    return None
 LIGHTNING_PREFIXES = ("pytorch_lightning", "lightning")
 HF_TRAINER_WORDS = ("Trainer",)
 
@@ -174,6 +208,18 @@ MISSPELT_REQUIRES_GRAD = frozenset({
 })
 
 MODE_METHODS = frozenset({"eval", "train", "zero_grad", "step"})
+# nn.Module's own methods that do not run the model.
+MODULE_API = frozenset({
+    "eval", "train", "parameters", "named_parameters", "modules", "named_modules", "children",
+    "named_children", "state_dict", "load_state_dict", "apply", "register_forward_hook",
+    "register_forward_pre_hook", "register_full_backward_hook", "register_backward_hook", "register_buffer",
+    "register_parameter", "register_module", "add_module", "buffers", "named_buffers", "to", "cuda", "cpu",
+    "float", "double", "half", "bfloat16", "type", "zero_grad", "requires_grad_", "share_memory",
+    "extra_repr", "get_submodule", "get_parameter", "get_buffer", "set_extra_state", "get_extra_state",
+    "to_empty", "compile", "ipu", "xpu", "mtia", "save_pretrained", "push_to_hub", "gradient_checkpointing_enable",
+    "resize_token_embeddings", "get_input_embeddings", "get_output_embeddings", "tie_weights",
+    "num_parameters", "print_trainable_parameters", "merge_and_unload", "load_adapter", "set_adapter",
+})
 MODULE_ONLY_METHODS = frozenset({
     "eval", "train", "parameters", "named_parameters", "modules", "named_modules", "children",
     "named_children", "state_dict", "load_state_dict", "apply", "register_forward_hook",

@@ -6,10 +6,13 @@ Train/eval mode atoms (sets of them describe what a model may be in):
   ("train_set", node)  ``.train()`` called explicitly at ``node`` and no training step since
                        (MC dropout and test-time adaptation switch to train on purpose)
   ("new", None)        freshly built, in training mode, never trained or loaded (a smoke test)
+  ("loaded", node)     unpickled by ``torch.load`` at ``node``: in whatever mode it was saved in
   ("train", None)      training mode, after a training step or a load of weights
   ("unknown", None)    nothing known (a model from an unknown call, a function nobody calls)
   ("entry", key)       whatever the callers of this function left ``key`` in
   ("entry_t", key)     the same, after a training step in this function
+  ("entry_s", key)     the same, after an optimizer step on ``key``'s own parameters: a model
+                       that is being trained is in training mode unless something set eval
 
 Grad atoms: "on", "off", "entry" (the callers' mode), "unknown".
 
@@ -28,6 +31,8 @@ import libcst as cst
 
 EVAL, TRAIN_SET, TRAIN, NEW, UNKNOWN, ENTRY, ENTRY_T = ("eval", "train_set", "train", "new", "unknown",
                                                        "entry", "entry_t")
+LOADED, ENTRY_S = "loaded", "entry_s"
+ENTRY_KINDS = (ENTRY, ENTRY_T, ENTRY_S)
 Atom = Tuple[str, object]
 Atoms = FrozenSet[Atom]
 
@@ -44,10 +49,24 @@ def after_training(atoms: Atoms) -> Atoms:
     into plain training mode."""
     out = set()
     for kind, arg in atoms:
-        if kind in (TRAIN_SET, NEW):
+        if kind in (TRAIN_SET, NEW, LOADED):
             out.add((TRAIN, None))
         elif kind == ENTRY:
             out.add((ENTRY_T, arg))
+        else:
+            out.add((kind, arg))
+    return frozenset(out)
+
+
+def after_step(atoms: Atoms) -> Atoms:
+    """An optimizer step on a model's own parameters: it is in the mode it trains in, which
+    is training mode unless something set eval (eval-mode fine-tuning keeps its eval)."""
+    out = set()
+    for kind, arg in atoms:
+        if kind in (TRAIN_SET, NEW, LOADED, UNKNOWN):
+            out.add((TRAIN, None))
+        elif kind in (ENTRY, ENTRY_T):
+            out.add((ENTRY_S, arg))
         else:
             out.add((kind, arg))
     return frozenset(out)
@@ -101,6 +120,7 @@ class Value:
     frozen: Tuple[str, ...] = ()      # parts of a new module built frozen ("" = all of it)
     init_modes: Tuple = ()            # (".sub", atoms): modes its __init__ set on parts of itself
     elements: Tuple = ()              # a tuple's elements ((values, indices) of x.max(1))
+    data: str = ""                    # drawn from this evaluation split (`next(iter(test_loader))`)
 
     def with_(self, **changes) -> "Value":
         """A copy with some fields changed (dataclasses.replace, without its __init__ cost)."""
@@ -113,6 +133,7 @@ class Value:
 
 UNKNOWN_VALUE = Value("unknown")
 NUMBER = Value("number")
+NONE = Value("none")   # `x = None`: on a path where it is None, it is nothing else
 
 
 def join_values(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
@@ -120,6 +141,14 @@ def join_values(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
         return b
     if b is None or a is b or a == b:
         return a
+    if a.kind == "none":  # `model = None` on one path, a model on the other: optional, still a model
+        return b
+    if b.kind == "none":
+        return a
+    if {a.kind, b.kind} == {"module", "unknown"}:  # a model on one path, nothing known on the other
+        module, other = (a, b) if a.kind == "module" else (b, a)
+        return module.with_(key=module.key if module.key == other.key else None, mode_dep=None,
+                            bound_in=a.bound_in if a.bound_in is b.bound_in else None)
     if a.kind == b.kind == "tensor":
         return a.with_(tensor=a.tensor.join(b.tensor), key=a.key if a.key == b.key else None,
                        bound_in=a.bound_in if a.bound_in is b.bound_in else None)

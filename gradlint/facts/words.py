@@ -1,7 +1,8 @@
-"""What identifiers say about intent: inference regions, training code, model names.
+"""What identifiers say about intent: inference regions and training code.
 
-The linter never trusts a single name alone for a verdict; these words only decide
-where to look (which loops and functions are evaluation code, which callees are models).
+A name ranks a guess and never decides alone: these words only say where evaluation code
+may be (which loops and functions), and the analysis confirms it by what the code does (a
+model runs there and no training step reaches it). Names never make a model or a tensor.
 """
 
 from __future__ import annotations
@@ -20,10 +21,23 @@ INFERENCE_WORDS = frozenset({
 })
 TRAINING_WORDS = frozenset({"train", "training", "fit", "finetune", "finetuning", "trn"})
 
-# "testloader", "valset", "evaldata": an inference word glued to a data word.
-_DATA_SUFFIXES = ("loader", "loaders", "set", "sets", "data", "dataset", "dl", "ds",
-                  "iter", "iterator", "batches", "batch", "x", "y", "images", "imgs",
-                  "inputs", "samples", "gen")
+# "testloader", "valset", "testdataloader": an inference word glued to a data word.
+_DATA_SUFFIXES = ("loader", "loaders", "dataloader", "dataloaders", "set", "sets", "data", "dataset",
+                  "datasets", "dl", "ds", "iter", "iterator", "batches", "batch", "x", "y", "images", "imgs",
+                  "inputs", "samples", "gen", "examples", "split", "queue", "stream")
+
+# False friends: "valid" and "val" next to these mean "valid (not padding)" or "value"
+# (``valid_len``, ``valid_mask``, ``val_idx``); "infer" next to these probes a shape
+# (``infer_conv_output_dim``, ``_infer_size``).
+_VALID_ADJECTIVE = frozenset({"len", "lens", "length", "lengths", "mask", "masks", "idx", "idxs", "ids",
+                              "indices", "index", "pos", "positions", "count", "counts", "num", "ratio",
+                              "pixels", "pixel", "region", "regions", "frames", "frame", "entries", "span",
+                              "spans", "moves", "actions", "action", "range", "tokens", "token", "flag",
+                              "flags", "size", "sizes", "fn", "func", "function", "net", "head", "estimate",
+                              "target", "targets", "max", "min"})
+_SHAPE_PROBE = frozenset({"shape", "shapes", "size", "sizes", "dim", "dims", "dtype", "dtypes", "type", "types",
+                          "device", "devices", "channels", "channel", "len", "length", "num", "padding",
+                          "schema", "format", "stride", "strides", "axis", "axes", "rank"})
 
 _MODEL_WORDS = frozenset({
     "model", "models", "net", "network", "encoder", "decoder", "classifier", "backbone",
@@ -72,15 +86,37 @@ def _generation_only(name: str) -> bool:
     return bool(rest) and not any(t in _GENERATED for t in rest)
 
 
-def says_inference(names: Iterable[str]) -> bool:
-    """True when the names speak of evaluation/test/prediction and not of training."""
+@lru_cache(maxsize=4096)
+def _name_says(name: str, in_tests: bool) -> tuple:
+    """(inference, training) as one identifier says them, false friends aside."""
+    toks = [t.lower() for t in _SPLIT.split(name) if t]
+    inference = training = False
+    for i, tok in enumerate(toks):
+        if _is_training_token(tok):
+            training = True
+        if not _is_inference_token(tok):
+            continue
+        rest = toks[i + 1:]
+        if tok in ("valid", "val") and rest and rest[0] in _VALID_ADJECTIVE:
+            continue  # valid_len, val_idx: a property of the data, not a validation split
+        if tok == "infer" and any(r in _SHAPE_PROBE for r in rest):
+            continue  # infer_conv_output_dim: a shape probe
+        if in_tests and tok.startswith("test"):
+            continue  # test_input in a unit test names the test, not a test split
+        inference = True
+    return inference, training
+
+
+def says_inference(names: Iterable[str], in_tests: bool = False) -> bool:
+    """True when the names speak of evaluation/test/prediction and not of training.
+    ``in_tests``: the code is a unit test's, where "test" names the test itself."""
     inference = training = False
     for name in names:
         if _generation_only(name):
             continue
-        for tok in tokens(name):
-            inference = inference or _is_inference_token(tok)
-            training = training or _is_training_token(tok)
+        said = _name_says(name, in_tests)
+        inference = inference or said[0]
+        training = training or said[1]
     return inference and not training
 
 
@@ -151,10 +187,10 @@ def says_data(names: Iterable[str]) -> bool:
     return False
 
 
-def says_inference_data(name: str) -> bool:
+def says_inference_data(name: str, in_tests: bool = False) -> bool:
     """``x_test``, ``val_images``, ``testloader``: data of an evaluation split."""
     toks = tokens(name)
-    if not says_inference([name]):
+    if not says_inference([name], in_tests):
         return False
     return any(t in _DATA_WORDS or _is_inference_token(t) and t not in INFERENCE_WORDS for t in toks) \
         or len(toks) == 1 and next(iter(toks)) not in INFERENCE_WORDS

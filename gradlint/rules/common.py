@@ -6,33 +6,84 @@ from typing import Optional
 
 from ..facts import FileFacts
 from ..facts.events import ForwardCall
-from ..facts.values import join_values
-from ..facts import words
+from ..facts.values import Value, join_values
 
 
 def model_value(facts: FileFacts, event: ForwardCall):
-    """The called model's value; for a parameter, what the callers in this file pass."""
+    """The called model's value: for a parameter, what every caller passes; for ``self.x``
+    assigned from an ``__init__`` parameter, what every construction passes."""
     value = event.value
     key = event.key
     fn = event.fn
-    if key is None or value.kind == "module" or fn.is_module_level or key not in fn.params:
+    if key is None or (value.kind == "module" and value.mode_dep is not None) or fn.is_module_level:
         return value
-    passed = None
-    for site in fn.callsites:
-        arg = site.values.get(key)
-        if arg is None or fn.escapes:
-            return value
-        passed = join_values(passed, arg)
-    return passed if passed is not None else value
+    if key in fn.params:
+        return _better(_passed(fn, key, value), value)
+    cls = fn.cls
+    if cls is not None and key.startswith("self.") and key.count(".") == 1:
+        attr = cls.attr(key[5:])
+        init = cls.method("__init__")
+        if attr is not None and attr.kind in ("unknown", "module") and init is not None and attr.key in init.params:
+            return _better(_passed(init, attr.key, value), value)
+    return value
+
+
+def _better(passed, value):
+    """What the callers pass, unless it says less than the value itself."""
+    if passed.kind == "module" or value.kind != "module":
+        return passed
+    return value
+
+
+_MAX_CHAIN = 6
+
+
+def _passed(fn, param: str, default, depth: int = 0, active=None):
+    """What the call sites of ``fn`` pass as ``param``: a module when some caller passes one
+    and no caller passes something that is not one (a number, a tensor, a function). A
+    caller that passes on its own parameter is followed to its callers (``train(net)``
+    calling ``evaluate(net)``), and one that uses it as a module (``net.parameters()``)
+    counts as passing a module."""
+    active = active if active is not None else set()
+    if fn.escapes or not fn.callsites or (id(fn), param) in active or depth > _MAX_CHAIN:
+        return default
+    active.add((id(fn), param))
+    try:
+        modules = None
+        for site in fn.callsites:
+            arg = _argument(site, param, depth, active)
+            if arg is None or arg.kind in ("unknown", "none"):
+                continue
+            if arg.kind != "module":
+                return default  # some caller passes something else: not a model parameter
+            modules = join_values(modules, arg)
+        return modules if modules is not None else default
+    finally:
+        active.discard((id(fn), param))
+
+
+def _argument(site, param: str, depth: int, active):
+    arg = (site.values or {}).get(param)
+    if arg is not None and arg.kind not in ("unknown", "none"):
+        return arg
+    caller, key = site.caller, (site.args or {}).get(param)
+    if key and not caller.is_module_level:
+        if key in caller.modulelike:
+            return Value("module", key=key)
+        if key in caller.params:
+            return _passed(caller, key, arg, depth + 1, active)
+    return arg
 
 
 def is_model_call(facts: FileFacts, event: ForwardCall) -> bool:
-    """A call of an nn.Module that holds parameters (not a loss or an activation)."""
+    """A call of an nn.Module that holds parameters (not a loss or an activation), by
+    evidence: its value, or its use as a module in the function (``.eval()``,
+    ``.parameters()``, ...). A name alone never makes a model."""
     value = model_value(facts, event)
     if value.kind == "module":
         return value.has_params is not False
     key = event.key
-    return bool(key) and (key in event.fn.modulelike or words.is_model_name(key))
+    return bool(key) and key in event.fn.modulelike
 
 
 def mode_dependent(facts: FileFacts, event: ForwardCall) -> Optional[bool]:
@@ -45,7 +96,10 @@ def owned_by_framework(facts: FileFacts, event: ForwardCall) -> bool:
 
 
 def shown(event: ForwardCall) -> str:
-    return event.key or "the model"
+    """The model as a reader knows it: ``self.blocks[...]`` for an element of a container."""
+    if not event.key:
+        return "the model"
+    return display_key(event.key)
 
 
 def inside_own_model(event: ForwardCall) -> bool:
@@ -76,8 +130,26 @@ def inference_calls(facts: FileFacts):
     """Model calls in inference regions, outside framework hooks and unit tests: what GL101
     and GL201 judge."""
     for event in facts.events.forward_calls.values():
-        if event.regions and not owned_by_framework(facts, event) and is_model_call(facts, event):
+        if not event.regions or owned_by_framework(facts, event) or _own_computation(event.regions[0]):
+            continue
+        if is_model_call(facts, event):
             yield event
+
+
+def _own_computation(region) -> bool:
+    """A model's method called only by the model's own methods (its forward, its loss), as in
+    ``def forward(self, x): return self.predict_logits(x)``: part of the model's computation,
+    whatever its name says."""
+    fn = region.fn
+    if region.kind != "function" or fn.cls is None or not fn.cls.is_module or not fn.callsites:
+        return False
+    return all(site.receiver == "self" and site.caller.cls is not None
+               and any(c is fn.cls for c in site.caller.cls.all_classes()) for site in fn.callsites)
+
+
+def display_key(key: str) -> str:
+    """A key as a reader knows it: ``model[...]`` for an element of a container."""
+    return key.replace(".item", "[...]")
 
 
 class FirstPerRegion:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Union
 
-from ..facts.values import TRAIN, UNKNOWN
+from ..facts.values import LOADED, NEW, TRAIN
 from ..docs import RuleDoc, UNSAFE_FIX
 from ..fixes import Fix, NotFixable
 from ..fixes.regions import eval_edit, place
@@ -17,7 +17,7 @@ from ..verify import CONFIRMED, NOT_REPRODUCED
 from ..verify.effects import Outcome, effect, is_inference, mode_effects, module_of, plural, scan, times
 from ..verify.observations import Anchor, Observations
 from . import Report, rule
-from .common import FirstPerRegion, caller_owns_mode, inference_calls, mode_dependent, shown
+from .common import FirstPerRegion, inference_calls, mode_dependent, shown
 
 
 # -- check -----------------------------------------------------------------------------------------
@@ -31,10 +31,8 @@ def check(facts):
         if mode_dependent(facts, event) is False:
             continue  # no dropout or batch norm: eval() is good practice, not a fix
         kinds = {kind for kind, _ in facts.resolve_modes(event.fn, event.modes)}
-        if not kinds & {TRAIN, UNKNOWN}:
-            continue
-        if kinds == {UNKNOWN} and caller_owns_mode(event):
-            continue  # a model's own predict/generate method: its caller sets the mode
+        if not kinds & {TRAIN, LOADED}:
+            continue  # no evidence of training mode: a caller or a factory this file cannot see may set eval
         if not first(event):
             continue
         region = event.regions[0]
@@ -42,11 +40,13 @@ def check(facts):
         if TRAIN in kinds:
             why = ("its dropout and batch norm change the outputs" if mode_dependent(facts, event)
                    else "any dropout or batch norm in it changes the outputs")
-            message = f"`{name}` runs in training mode in this {region.label}"
+            where = "" if kinds <= {TRAIN, NEW} else " on some paths"
+            message = f"`{name}` runs in training mode{where} in this {region.label}"
             help = f"call `{name}.eval()` first: {why}"
         else:
             message = f"`{name}` may be in training mode in this {region.label}"
-            help = f"no `{name}.eval()` reaches this call in this file; call `{name}.eval()` first"
+            help = (f"`torch.load` gives it back in whatever mode it was saved in; "
+                    f"call `{name}.eval()` first")
         yield Report(event.node, message, lambda e=event: eval_before_region(facts, e), help)
 
 
@@ -84,6 +84,8 @@ import torch
 import torch.nn as nn
 
 model = nn.Sequential(nn.Linear(16, 16), nn.Dropout(0.2), nn.Linear(16, 2))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+loader = [(torch.randn(8, 16), torch.randint(0, 2, (8,)))]
 
 
 def evaluate(model, loader):
@@ -92,12 +94,21 @@ def evaluate(model, loader):
         for x, y in loader:
             correct += (model(x).argmax(1) == y).sum().item()
     return correct
+
+
+for x, y in loader:
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+print(evaluate(model, loader))
 """,
     use_instead="""
 import torch
 import torch.nn as nn
 
 model = nn.Sequential(nn.Linear(16, 16), nn.Dropout(0.2), nn.Linear(16, 2))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+loader = [(torch.randn(8, 16), torch.randint(0, 2, (8,)))]
 
 
 def evaluate(model, loader):
@@ -107,6 +118,13 @@ def evaluate(model, loader):
         for x, y in loader:
             correct += (model(x).argmax(1) == y).sum().item()
     return correct
+
+
+for x, y in loader:
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+print(evaluate(model, loader))
 """,
     not_flagged="""
 - A caller that already calls `model.eval()` before calling the evaluation function.

@@ -11,7 +11,7 @@ from typing import List, Optional, Union
 
 import libcst as cst
 
-from ..facts.values import EVAL, NEW, TRAIN, TRAIN_SET, UNKNOWN
+from ..facts.values import EVAL, LOADED, NEW, TRAIN, TRAIN_SET, UNKNOWN
 from ..docs import RuleDoc, UNSAFE_FIX
 from ..fixes import Edit, Fix, NotFixable
 from ..fixes.cst_tools import code_of, is_dotted, lead, path_to, statement
@@ -37,7 +37,7 @@ def check(facts):
         if not (facts.in_training_loop(event.loops) or facts.runs_in_training_loop(event.fn)):
             continue
         modes = facts.resolve_modes(event.fn, event.modes)
-        if not {kind for kind, _ in modes} & {TRAIN, TRAIN_SET, NEW, UNKNOWN}:
+        if not {kind for kind, _ in modes} & {TRAIN, TRAIN_SET, NEW, UNKNOWN, LOADED}:
             continue  # always eval here: eval-mode training on purpose
         # loops that switch this model back to train mode themselves (the train/val phase loop)
         restoring = {id(loop) for kind, setter in modes if kind == TRAIN_SET and setter is not None

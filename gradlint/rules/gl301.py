@@ -19,6 +19,7 @@ from ..verify import CONFIRMED, NOT_REPRODUCED
 from ..verify.effects import Outcome, effect, num, plural, scan
 from ..verify.observations import Anchor, Observations
 from . import Report, rule
+from .common import display_key
 
 
 # -- check -----------------------------------------------------------------------------------------
@@ -48,7 +49,7 @@ def check(facts):
             parts = _frozen_parts(build.fn, owner)
             if not parts:
                 continue
-            part = sorted(parts)[0]
+            part = display_key(sorted(parts)[0])
             yield Report(build.node, f"the optimizer gets every parameter of `{owner}`, including frozen ones "
                                      f"(`{part}`)",
                          lambda b=build: trainable_params(b, frozen_parts_by_owner(b, _frozen_parts)),
