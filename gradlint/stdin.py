@@ -29,8 +29,19 @@ def _text(path: str, data: bytes) -> str:
 
 
 def lint_data(path: str, data: bytes, selection: Optional[Selection] = None) -> Tuple[List[Finding], str]:
-    """(findings with fix notes, text for source context) for ``data`` read as ``path``."""
-    return lint_file(path, selection, fixes="notes", data=data), _text(path, data)
+    """(findings with fix notes, text for source context) for ``data`` read as ``path``: a
+    Python file with the project view of its folder (the answer ``gradlint PATH`` gives for
+    the file on disk), a notebook or a nameless ``-`` on its own."""
+    if path.endswith(NOTEBOOK_SUFFIX) or path == "-":
+        return lint_file(path, selection, fixes="notes", data=data), _text(path, data)
+    try:
+        text = decode(data)
+    except SourceError as exc:
+        return [Finding(path, 1, 1, "E902", exc.reason)], _text(path, data)
+    from .project.lint import lint_files
+
+    chosen = selection or Selection()
+    return lint_files([path], lambda _: chosen, fixes="notes", texts={path: text}), text
 
 
 def fix_data(path: str, data: bytes, selection: Optional[Selection] = None,

@@ -220,3 +220,20 @@ def test_full_format_shows_context_an_underline_and_the_help_line(tmp_path):
         "  |",
         "  = help: read the leaf's `.grad`, or call `y.retain_grad()` before backward",
     ]
+
+
+def test_stdin_gets_the_answer_the_file_on_disk_gets(tmp_path, monkeypatch):
+    """Cross-file facts too: evaluate() is called after training in another file."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "pyproject.toml", "")
+    utils = write(tmp_path, "utils.py", "def evaluate(model, loader):\n    out = 0\n    for x in loader:\n"
+                                        "        out = model(x)\n    return out\n")
+    write(tmp_path, "train.py", "import torch\nimport torch.nn as nn\nfrom utils import evaluate\n\n"
+                                "model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))\n"
+                                "opt = torch.optim.SGD(model.parameters(), lr=0.1)\nfor x in [torch.randn(2, 4)]:\n"
+                                "    opt.zero_grad()\n    model(x).sum().backward()\n    opt.step()\n"
+                                "evaluate(model, [torch.randn(2, 4)])\n")
+    on_disk = CliRunner().invoke(main, ["--no-cache", "utils.py"]).output
+    text = open(utils).read()
+    piped = CliRunner().invoke(main, ["-", "--stdin-filename", "utils.py"], input=text).output
+    assert "GL101" in on_disk and piped == on_disk
