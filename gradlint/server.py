@@ -7,8 +7,9 @@ a finding or on a code in a ``# noqa`` comment. Settings are the ``[tool.gradlin
 applies to each file, re-read when a ``pyproject.toml`` changes; excluded files get no
 diagnostics. Python files only: notebooks are linted by the command line.
 
-All analysis goes through ``Analyzer``: that is the seam where a project view (cross-file
-facts) replaces today's one-file analysis without touching the protocol code.
+All analysis goes through ``Analyzer``, the one seam between the protocol code and the
+analysis: today it analyses the edited file alone; the project view (cross-file facts)
+replaces it there without touching the protocol code.
 """
 
 from __future__ import annotations
@@ -40,10 +41,13 @@ FIX_ALL = "source.fixAll.gradlint"
 class Analyzer:
     """The analysis behind the editor: (path, text, settings) -> findings and their fixes.
 
-    Today each file is analysed alone (``engine.lint_text``, ``autofix.fix_text``), so an
-    edit costs one file's analysis whatever the project's size. A project view plugs in
-    here: ``findings`` would read the summaries of the files this one imports, and
-    ``changed`` tells it which file's summary to refresh.
+    Today each file is analysed alone (``engine.lint_text``; quick fixes with
+    ``autofix.fix_text`` and the fix builders), so an edit costs one file's analysis whatever
+    the project's size. The project view plugs in at ``findings``:
+    ``project.lint.lint_files([path], settings.selection_for, fixes="notes", texts={path: text})``
+    gives the command line's answer, at the cost of the files related to the edited one on
+    every call until its summaries are cached (``benchmarks/bench_server.py --imports 2``);
+    ``changed`` is where a long-lived view drops a file's cached summary.
     """
 
     def findings(self, path: str, text: str, settings: Settings) -> List[Finding]:
