@@ -7,7 +7,8 @@ GL103) or enable another fix (GL101 and GL201 on the same loop go in two passes)
 ``MAX_PASSES`` passes; a second ``--fix`` on the result changes nothing.
 
 Never fixed: a finding silenced by ``# noqa`` (and no fix may rewrite its line), a file that
-could not be read or parsed (E902, E999), notebooks (reported, not rewritten). Files are
+could not be read or parsed (E902, E999). Notebooks go through ``gradlint.notebook_fix``
+(the code cells fixed as one text, written back into the cells). Files are
 written atomically: a temporary file in the same folder, the original's permissions,
 ``os.replace``; the original encoding (and BOM) and newline style are kept.
 """
@@ -23,11 +24,11 @@ import tempfile
 import tokenize
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import libcst as cst
 
-from .engine import lint_file, lint_module, map_files
+from .engine import lint_module, map_files
 from .finding import Finding
 from .fixes import Fix, FixNote
 from .fixes.apply import apply_fixes, choose
@@ -60,9 +61,15 @@ def _order(finding: Finding) -> Tuple:
     return (finding.line, finding.col, finding.code)
 
 
+Refuse = Callable[[cst.Module, List[Fix]], Dict[int, str]]
+
+
 def fix_text(text: str, path: str, selection: Optional[Selection] = None,
-             unsafe: bool = False) -> Tuple[str, List[Finding], int]:
-    """(new text, remaining findings, number fixed) for one file's source text."""
+             unsafe: bool = False, refuse: Optional[Refuse] = None) -> Tuple[str, List[Finding], int]:
+    """(new text, remaining findings, number fixed) for one file's source text.
+
+    ``refuse(module, fixes)``, when given, maps ``id(fix)`` to why a fix must not be applied
+    here (a notebook: it spans cells); those findings remain, their fix noted unavailable."""
     codes = (selection or Selection()).codes(implemented())
     if not codes or not may_matter(text):
         return text, [], 0
@@ -75,6 +82,7 @@ def fix_text(text: str, path: str, selection: Optional[Selection] = None,
         return text, [Finding(path, 1, 1, "E999", "SyntaxError: too deeply nested to parse")], 0
     previous: Optional[List[Finding]] = None
     blocked: List[Fix] = []
+    refused: Dict[int, str] = {}
     fixed = 0
     for passes in range(MAX_PASSES + 1):
         raw = lint_module(module, path, codes, fixes="build")
@@ -82,15 +90,19 @@ def fix_text(text: str, path: str, selection: Optional[Selection] = None,
         if previous is not None:  # what the last pass's fixes removed (a fix may also surface a finding)
             fixed += sum((Counter(map(_identity, previous)) - Counter(map(_identity, kept))).values())
         previous = kept
+        if refuse is not None:
+            refused = refuse(module, [f.fix for f in kept if isinstance(f.fix, Fix)])
         if passes == MAX_PASSES:
             break
         silenced = set(raw) - set(kept)
-        wanted = [f.fix for f in sorted(kept, key=_order) if isinstance(f.fix, Fix) and (f.fix.safe or unsafe)]
+        wanted = [f.fix for f in sorted(kept, key=_order) if isinstance(f.fix, Fix) and (f.fix.safe or unsafe)
+                  and id(f.fix) not in refused]
         if any(fix.safe for fix in wanted):  # safe fixes first: they can make an unsafe one unneeded
             wanted = [fix for fix in wanted if fix.safe]
         chosen, blocked = choose(wanted, module, {f.line for f in silenced})
         if not chosen and wanted and wanted[0].safe and unsafe:  # only blocked safe fixes: go on
-            wanted = [f.fix for f in sorted(kept, key=_order) if isinstance(f.fix, Fix) and not f.fix.safe]
+            wanted = [f.fix for f in sorted(kept, key=_order) if isinstance(f.fix, Fix) and not f.fix.safe
+                      and id(f.fix) not in refused]
             chosen, blocked = choose(wanted, module, {f.line for f in silenced})
         if not chosen:
             break
@@ -102,7 +114,8 @@ def fix_text(text: str, path: str, selection: Optional[Selection] = None,
         except (cst.ParserSyntaxError, RecursionError) as exc:
             raise FixFailed(f"{path}: the fixed code does not parse ({exc}); nothing was written") from None
         text = new_text
-    remaining = [dataclasses.replace(f, fix=_note(f.fix, unsafe, blocked)) for f in kept]
+    remaining = [dataclasses.replace(f, fix=FixNote("unavailable", f"not applied: {refused[id(f.fix)]}")
+                                     if id(f.fix) in refused else _note(f.fix, unsafe, blocked)) for f in kept]
     return text, remaining, fixed
 
 
@@ -170,8 +183,10 @@ def unified_diff(path: str, before: str, after: str) -> str:
 def fix_file(path: str, selection: Optional[Selection] = None, unsafe: bool = False,
              write: bool = True) -> FixResult:
     """Fix one file; ``write=False`` only computes the diff (``--diff``)."""
-    if path.endswith(NOTEBOOK_SUFFIX):  # reported, never rewritten
-        return FixResult(path, lint_file(path, selection, fixes="notes"))
+    if path.endswith(NOTEBOOK_SUFFIX):
+        from .notebook_fix import fix_notebook
+
+        return fix_notebook(path, selection, unsafe, write)
     try:
         text, encoding = read_for_fix(path)
     except SourceError as exc:

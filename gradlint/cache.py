@@ -57,7 +57,8 @@ class Cache:
             if entry.get("key") != key:
                 return None
             return [Finding(path, f["line"], f["col"], f["code"], f["message"],
-                            fix=FixNote(*f["fix"]) if f.get("fix") else None, cell=f.get("cell"))
+                            fix=FixNote(*f["fix"]) if f.get("fix") else None, cell=f.get("cell"),
+                            help=f.get("help", ""), end_line=f.get("end_line"), end_col=f.get("end_col"))
                     for f in entry["findings"]]
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -65,7 +66,8 @@ class Cache:
     def put(self, path: str, key: str, findings: List[Finding]) -> None:
         entry = self._entry(path)
         data = {"key": key, "findings": [
-            {"line": f.line, "col": f.col, "code": f.code, "message": f.message, "cell": f.cell,
+            {"line": f.line, "col": f.col, "code": f.code, "message": f.message, "cell": f.cell, "help": f.help,
+             "end_line": f.end_line, "end_col": f.end_col,
              "fix": [f.fix.applicability, f.fix.description] if isinstance(f.fix, FixNote) else None}
             for f in findings]}
         try:

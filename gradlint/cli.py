@@ -1,18 +1,21 @@
 """The ``gradlint`` command.
 
-``gradlint PATH...`` lints (the ``check`` subcommand is implied); ``gradlint rules``
-lists the rules; ``gradlint explain CODE`` prints a rule's doc. Exit status: 0 clean,
-1 problems found (``# noqa``-silenced findings do not count), 2 usage, configuration or
-internal error. ``--fix`` rewrites files and exits 1 only for what remains; ``--diff``
-prints the fixes as a unified diff, writes nothing and exits 1 when it would change a file.
+``gradlint PATH...`` lints (the ``check`` subcommand is implied); ``gradlint -`` lints
+standard input (``--stdin-filename`` names it, for configuration and per-file ignores);
+``gradlint rules`` lists the rules; ``gradlint explain CODE`` prints a rule's doc;
+``gradlint server`` is the language server; ``gradlint verify`` runs the runtime verifier.
+Exit status: see ``EXIT_STATUS``. ``--fix`` rewrites files and exits 1 only for what
+remains; ``--diff`` prints the fixes as a unified diff, writes nothing and exits 1 when it
+would change a file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
-from typing import List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import click
 
@@ -20,16 +23,24 @@ from . import __version__
 from .cache import DEFAULT_DIR as DEFAULT_CACHE
 from .catalog import CATALOG
 from .config import ConfigError, Overrides, Resolver, parse_per_file_ignores
-from .discovery import discover
+from .discovery import GitIgnore, discover
 from .docs import doc_for, render_markdown
 from .autofix import fix_paths
 from .engine import LintCrash, lint_paths
-from .output import DOCUMENT_FORMATS, FORMATS, Run, writer
+from .finding import Finding
+from .output import DOCUMENT_FORMATS, FORMATS, Run, SourceLines, writer
 from .output.text import use_color
 from .progress import Progress
 from .report import fix_hint, fix_summary, statistics as report_statistics, summary
 from .rules import implemented
 from .selection import Selection, SelectionError, parse_codes
+
+EXIT_STATUS = """\b
+Exit status:
+  0  no problems found
+  1  problems found, or a file could not be linted (with --fix: problems remain;
+     with --diff: a file would change)
+  2  usage, configuration or internal error, or a path that does not exist"""
 
 
 class _Fatal(click.ClickException):
@@ -42,13 +53,17 @@ class _Fatal(click.ClickException):
 
 
 class _DefaultGroup(click.Group):
-    """A group whose first argument, when it is not a subcommand, goes to ``check``.
+    """A group whose first argument, when it is not a subcommand, goes to ``check``, and whose
+    help shows the lint options (``gradlint --help`` is what a ruff user reads first).
 
     Any unexpected exception is an internal error: reported with its traceback, exit status 2.
+    A closed stdout (``gradlint ... | head``) is not: click ends the run quietly.
     """
 
+    GROUP_OPTIONS = ("--help", "-h", "--version", "-V")
+
     def parse_args(self, ctx, args):
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+        if not args or (args[0] not in self.commands and args[0] not in self.GROUP_OPTIONS):
             args = ["check"] + list(args)
         return super().parse_args(ctx, args)
 
@@ -57,38 +72,55 @@ class _DefaultGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:
+            raise  # click's main() exits 1 without a traceback
         except Exception:
             raise _Fatal(f"internal error, please report it:\n{traceback.format_exc()}") from None
 
+    def format_usage(self, ctx, formatter) -> None:
+        formatter.write_usage("gradlint", "[OPTIONS] [PATHS]... | COMMAND [ARGS]...")
 
-@click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="gradlint")
+    def format_options(self, ctx, formatter) -> None:
+        check = self.commands["check"]
+        with click.Context(check, info_name="check", parent=ctx) as sub:
+            rows = [p.get_help_record(sub) for p in check.get_params(sub)
+                    if isinstance(p, click.Option) and "--help" not in p.opts]
+        rows += [p.get_help_record(ctx) for p in self.get_params(ctx) if isinstance(p, click.Option)]
+        with formatter.section("Options (gradlint [OPTIONS] PATHS... is gradlint check)"):
+            formatter.write_dl([r for r in rows if r is not None])
+        self.format_commands(ctx, formatter)
+
+
+@click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
+@click.version_option(__version__, "-V", "--version", prog_name="gradlint", message="%(prog)s %(version)s")
 def main() -> None:
     """Find PyTorch gradient and train/eval-mode mistakes.
 
     \b
-    gradlint PATH...       lint files and folders (the default command)
+    gradlint PATH...       lint files and folders (the default command: gradlint check)
+    gradlint -             lint standard input (name it with --stdin-filename)
     gradlint rules         list the rules
     gradlint explain CODE  print a rule's documentation
+    gradlint server        the language server, for editors (stdio)
     gradlint verify        prove the rules by running programs under runtime monitors
     """
 
 
-def _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
-              config, isolated) -> Resolver:
+def _settings(select, ignore, extend_select, extend_ignore, per_file_ignores, exclude, extend_exclude,
+              respect_gitignore, config, isolated) -> Resolver:
     cwd = os.getcwd()
     try:
         overrides = Overrides(
             select=tuple(parse_codes(select)) if select else None,
             ignore=tuple(parse_codes(ignore)) if ignore else None,
             extend_select=tuple(parse_codes(extend_select)),
+            extend_ignore=tuple(parse_codes(extend_ignore)),
             per_file_ignores=parse_per_file_ignores(per_file_ignores, cwd) if per_file_ignores else None,
             exclude=tuple((cwd, p) for p in exclude) if exclude else None,
             extend_exclude=tuple((cwd, p) for p in extend_exclude),
+            respect_gitignore=respect_gitignore,
         )
-    except SelectionError as exc:
-        raise click.UsageError(str(exc))
-    except ConfigError as exc:
+    except (SelectionError, ConfigError) as exc:
         raise click.UsageError(str(exc))
     try:
         return Resolver(overrides, config_path=config, isolated=isolated)
@@ -96,23 +128,33 @@ def _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_e
         raise _Fatal(str(exc))
 
 
-@main.command()
-@click.argument("paths", nargs=-1, type=click.Path())
+@main.command(epilog=EXIT_STATUS)
+@click.argument("paths", nargs=-1, type=click.Path(readable=False, allow_dash=True))
 @click.option("--select", multiple=True, metavar="CODES", help="Rule codes or prefixes to run (GL1 = every GL1xx).")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Rule codes or prefixes to skip.")
 @click.option("--extend-select", multiple=True, metavar="CODES", help="Rule codes or prefixes to run in addition.")
+@click.option("--extend-ignore", multiple=True, metavar="CODES", help="Rule codes or prefixes to skip in addition.")
 @click.option("--per-file-ignores", multiple=True, metavar="PATTERN:CODES",
               help="Skip CODES in files matching PATTERN (replaces the configured table).")
 @click.option("--exclude", multiple=True, metavar="PATTERN",
               help="Glob patterns of files or folders to skip (replaces the configured list).")
 @click.option("--extend-exclude", multiple=True, metavar="PATTERN", help="Glob patterns to skip in addition.")
+@click.option("--respect-gitignore/--no-respect-gitignore", default=None,
+              help="Skip what git ignores (.gitignore, .git/info/exclude, global excludes) when walking "
+                   "folders. [default: respect]")
 @click.option("--force-exclude", is_flag=True,
               help="Apply excludes to files named on the command line too (the pre-commit hook does).")
 @click.option("--config", "config", type=click.Path(dir_okay=False),
               help="Read settings from this file only (pyproject.toml or a gradlint TOML file).")
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--stdin-filename", metavar="PATH",
+              help="The name of the file read from standard input (`gradlint -`): its configuration, "
+                   "per-file ignores and kind (.ipynb) follow that name.")
 @click.option("--output-format", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="text: path:line:col: CODE message; json; sarif (2.1.0); github: workflow annotations.")
+              help="text: path:line:col: CODE message; full: with source context and help; json; "
+                   "sarif (2.1.0); github: workflow annotations.")
+@click.option("--output-file", "-o", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Write the report to this file instead of standard output.")
 @click.option("--statistics", is_flag=True, help="Count the findings of each rule after the report.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when problems are found.")
 @click.option("--quiet", "-q", is_flag=True, help="Print the findings only: no summary, no progress.")
@@ -125,25 +167,32 @@ def _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_e
 @click.option("--diff", is_flag=True,
               help="Print the fixes as a unified diff and change nothing (exit 1 when there is a change).")
 @click.option("--unsafe-fixes", is_flag=True,
-              help="With --fix or --diff, also apply fixes that change more than the bug (outputs, training).")
-def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
-          force_exclude, config, isolated, output_format, statistics, exit_zero, quiet, jobs,
-          no_cache, cache_dir, fix, diff, unsafe_fixes) -> None:
-    """Lint PATHS (files or folders; default: the current folder)."""
-    resolver = _settings(select, ignore, extend_select, per_file_ignores, exclude, extend_exclude,
-                         config, isolated)
-    missing = [p for p in paths if not os.path.exists(p)]
+              help="Also apply (with --fix, --diff) or offer fixes that change more than the bug "
+                   "(outputs, training).")
+def check(paths: Tuple[str, ...], select, ignore, extend_select, extend_ignore, per_file_ignores, exclude,
+          extend_exclude, respect_gitignore, force_exclude, config, isolated, stdin_filename, output_format,
+          output_file, statistics, exit_zero, quiet, jobs, no_cache, cache_dir, fix, diff, unsafe_fixes) -> None:
+    """Lint PATHS (files or folders; default: the current folder; - reads standard input)."""
+    resolver = _settings(select, ignore, extend_select, extend_ignore, per_file_ignores, exclude, extend_exclude,
+                         respect_gitignore, config, isolated)
+    options = _Options(output_format, output_file, statistics, exit_zero, quiet, fix, diff, unsafe_fixes,
+                       _docs_url(resolver))
+    if "-" in paths or (not paths and stdin_filename):
+        if len(paths) > 1:
+            raise click.UsageError("`-` (standard input) cannot be combined with other paths")
+        _check_stdin(stdin_filename, resolver, force_exclude, options)
+        return
+    missing = [p for p in paths if not os.path.lexists(p)]
     for path in missing:
         click.echo(f"gradlint: error: {path}: no such file or directory", err=True)
-    present: List[str] = [p for p in paths if os.path.exists(p)] if paths else ["."]
+    present: List[str] = [p for p in paths if os.path.lexists(p)] if paths else ["."]
     try:
-        files = list(discover(present, is_excluded=resolver.excluded, force_exclude=force_exclude))
+        files = _discover(present, resolver, force_exclude)
         selections = {path: resolver.selection_for(path) for path in files}
     except ConfigError as exc:
         raise _Fatal(str(exc))
-    if unsafe_fixes and not (fix or diff):
-        raise click.UsageError("--unsafe-fixes works with --fix or --diff")
     progress = Progress(len(files), enabled=False if quiet else None)
+    results = []
     try:
         if fix or diff:
             results = fix_paths(files, unsafe=unsafe_fixes, write=not diff, jobs=jobs,
@@ -157,42 +206,144 @@ def check(paths: Tuple[str, ...], select, ignore, extend_select, per_file_ignore
     finally:
         progress.close()
     if diff:
-        _report_diff(results, findings, len(files), quiet, missing)
-    fixed = sum(r.fixed for r in results) if fix else None
-    run = Run(findings, len(files), fixed)
-    writer(output_format)(run, sys.stdout, output_format == "text" and use_color(sys.stdout))
-    # People read text and github output; json and sarif are documents, so the rest goes to stderr.
-    to_stderr = output_format in DOCUMENT_FORMATS
-    if statistics:
-        for line in report_statistics(findings):
-            click.echo(line, err=to_stderr)
-    if not quiet:
-        if fix:
-            click.echo(fix_summary(fixed, sum(1 for r in results if r.changed), findings, len(files)),
-                       err=to_stderr)
+        for result in results:
+            if result.diff:
+                click.echo(result.diff, nl=False)
+        status = 1 if any(r.changed for r in results) or any(f.is_error for f in findings) else 0
+    else:
+        status = 1 if findings and not exit_zero else 0
+    fixed = sum(r.fixed for r in results) if (fix or diff) else None
+    _report(options, findings, len(files), fixed, sum(1 for r in results if r.changed), len(missing))
+    sys.exit(2 if missing else status)
+
+
+def _discover(paths: List[str], resolver: Resolver, force_exclude: bool) -> List[str]:
+    """The files to lint; each path named is walked with its own configuration's
+    ``respect-gitignore`` (or the flag)."""
+    ignore = GitIgnore()
+    files: List[str] = []
+    for path in paths:
+        files.extend(discover([path], is_excluded=resolver.excluded, force_exclude=force_exclude,
+                              respect_gitignore=resolver.respects_gitignore(path), gitignore=ignore))
+    return files
+
+
+def _docs_url(resolver: Resolver) -> Optional[str]:
+    """``docs-url`` of the configuration that applies where gradlint runs."""
+    try:
+        return resolver.for_path(os.path.join(os.getcwd(), "-")).docs_url
+    except ConfigError as exc:
+        raise _Fatal(str(exc))
+
+
+class _Options:
+    def __init__(self, output_format, output_file, statistics, exit_zero, quiet, fix, diff, unsafe, docs_url):
+        self.output_format = output_format
+        self.output_file = output_file
+        self.statistics = statistics
+        self.exit_zero = exit_zero
+        self.quiet = quiet
+        self.fix = fix
+        self.diff = diff
+        self.unsafe = unsafe
+        self.docs_url = docs_url
+        self.texts: Dict[str, str] = {}  # what was not read from disk (stdin), for source context
+        self.report_on_stderr = False    # stdout carries something else (the fixed source of stdin)
+
+
+@contextlib.contextmanager
+def _report_stream(options: _Options):
+    if options.output_file is not None and options.output_file != "-":
+        try:
+            handle = open(options.output_file, "w", encoding="utf-8")
+        except OSError as exc:
+            raise _Fatal(f"{options.output_file}: cannot write the report: {exc.strerror or exc}")
+        with handle:
+            yield handle, False
+        return
+    stream = sys.stderr if options.report_on_stderr else sys.stdout
+    yield stream, use_color(stream)
+
+
+def _report(options: _Options, findings: List[Finding], checked: int, fixed: Optional[int], fixed_files: int,
+            missing: int) -> None:
+    """The report (stdout or --output-file), then the summary and hints: after it for people's
+    formats, on stderr for documents (json, sarif) and after --diff (stdout holds the patch)."""
+    fmt = options.output_format
+    run = Run(findings, checked, fixed if options.fix else None, options.docs_url,
+              SourceLines(options.texts), options.unsafe)
+    with _report_stream(options) as (out, color):
+        if not options.diff:
+            writer(fmt)(run, out, color and fmt in ("text", "full"))
+        to_stderr = options.diff or fmt in DOCUMENT_FORMATS or options.report_on_stderr
+
+        def say(line: str) -> None:
+            if to_stderr and out is not sys.stderr:
+                click.echo(line, err=True)
+            else:
+                out.write(line + "\n")
+
+        if options.statistics:
+            for line in report_statistics(findings):
+                say(line)
+        if options.quiet:
+            out.flush()
+            return
+        if options.fix or options.diff:
+            say(fix_summary(fixed or 0, fixed_files, findings, checked, diff=options.diff, missing=missing))
         else:
-            click.echo(summary(findings, len(files)), err=to_stderr)
-        hint = fix_hint(findings, fixing=fix, unsafe=unsafe_fixes)
+            say(summary(findings, checked, missing))
+        hint = "" if options.diff else fix_hint(findings, fixing=options.fix, unsafe=options.unsafe)
         if hint:
-            click.echo(hint, err=to_stderr)
-    if missing:
-        sys.exit(2)
-    sys.exit(1 if findings and not exit_zero else 0)
+            say(hint)
+        out.flush()
 
 
-def _report_diff(results, findings, checked: int, quiet: bool, missing) -> None:
-    """``--diff``: the patch alone on stdout (it can be piped to ``patch -p0``), the summary on
-    stderr; exit 1 when a file would change or could not be linted."""
-    for result in results:
-        if result.diff:
-            click.echo(result.diff, nl=False)
-    if not quiet:
-        changed = [r for r in results if r.changed]
-        click.echo(fix_summary(sum(r.fixed for r in results), len(changed), findings, checked, diff=True),
-                   err=True)
-    if missing:
-        sys.exit(2)
-    sys.exit(1 if any(r.changed for r in results) or any(f.is_error for f in findings) else 0)
+def _check_stdin(name: Optional[str], resolver: Resolver, force_exclude: bool, options: _Options) -> None:
+    """``gradlint -``: lint (or fix) what standard input holds, as the file ``name`` would be.
+    With --fix the fixed source goes to stdout and the report to stderr, as ruff does; with
+    --diff, the diff."""
+    from .stdin import lint_data, fix_data
+
+    path = name or "-"
+    where = name or os.path.join(os.getcwd(), "-")
+    data = sys.stdin.buffer.read()
+    try:
+        excluded = bool(name) and force_exclude and resolver.excluded(name)
+        selection = resolver.selection_for(where)
+    except ConfigError as exc:
+        raise _Fatal(str(exc))
+    fixing = options.fix or options.diff
+    if excluded:
+        if options.fix:
+            sys.stdout.buffer.write(data)
+        sys.exit(0)
+    if fixing:
+        new_data, findings, fixed, diff_text, text = fix_data(path, data, selection, options.unsafe)
+        options.texts[path] = text
+        if options.diff:
+            click.echo(diff_text, nl=False)
+        else:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(new_data)
+            sys.stdout.buffer.flush()
+            options.report_on_stderr = True
+        _report(options, findings, 1, fixed, int(new_data != data), 0)
+        status = (1 if new_data != data or any(f.is_error for f in findings) else 0) if options.diff else \
+            (1 if findings and not options.exit_zero else 0)
+        sys.exit(status)
+    findings, text = lint_data(path, data, selection)
+    options.texts[path] = text
+    _report(options, findings, 1, None, 0, 0)
+    sys.exit(1 if findings and not options.exit_zero else 0)
+
+
+@main.command()
+def server() -> None:
+    """Run the language server on stdin/stdout (for editors: diagnostics, quick fixes, hover)."""
+    from .server import serve
+
+    serve()
 
 
 @main.command(short_help="Print a rule's documentation.")

@@ -12,8 +12,11 @@ Keys::
     select = ["GL"]                 # codes or prefixes to run (default: all)
     ignore = ["GL201"]              # codes or prefixes to skip
     extend-select = ["GL3"]         # added to select
+    extend-ignore = ["GL501"]       # added to ignore
     exclude = ["legacy", "notebooks/scratch/*.ipynb"]
     extend-exclude = ["generated"]  # added to exclude
+    respect-gitignore = true        # skip what git ignores when walking folders (default)
+    docs-url = "https://example.org/gradlint/{code}.html"  # rule links in JSON, SARIF, the editor
     [tool.gradlint.per-file-ignores]
     "tests/*" = ["GL101", "GL201"]
 
@@ -22,8 +25,9 @@ is matched against the path relative to the configuration file's folder (``*`` a
 crosses ``/``). The built-in skips (VCS, virtualenv, cache and build folders) always apply.
 
 Command-line flags override: ``--select``, ``--ignore``, ``--exclude`` and
-``--per-file-ignores`` replace the configured lists; ``--extend-select`` and
-``--extend-exclude`` add to them. Command-line patterns are relative to the current folder.
+``--per-file-ignores`` replace the configured lists; ``--extend-select``,
+``--extend-ignore`` and ``--extend-exclude`` add to them; ``--no-respect-gitignore``
+turns ``respect-gitignore`` off. Command-line patterns are relative to the current folder.
 An unknown key, a value of the wrong type or an unknown rule code is a ``ConfigError``.
 """
 
@@ -42,7 +46,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python < 3.11
     import tomli as tomllib
 
-KEYS = ("select", "ignore", "extend-select", "per-file-ignores", "exclude", "extend-exclude")
+KEYS = ("select", "ignore", "extend-select", "extend-ignore", "per-file-ignores", "exclude", "extend-exclude",
+        "respect-gitignore", "docs-url")
 PYPROJECT = "pyproject.toml"
 
 
@@ -63,9 +68,12 @@ class Config:
     select: Optional[Tuple[str, ...]] = None
     ignore: Optional[Tuple[str, ...]] = None
     extend_select: Tuple[str, ...] = ()
+    extend_ignore: Tuple[str, ...] = ()
     per_file_ignores: Optional[Tuple[PerFileIgnore, ...]] = None
     exclude: Optional[Tuple[Pattern, ...]] = None
     extend_exclude: Tuple[Pattern, ...] = ()
+    respect_gitignore: Optional[bool] = None
+    docs_url: Optional[str] = None
 
     @property
     def root(self) -> str:
@@ -79,9 +87,11 @@ class Overrides:
     select: Optional[Tuple[str, ...]] = None
     ignore: Optional[Tuple[str, ...]] = None
     extend_select: Tuple[str, ...] = ()
+    extend_ignore: Tuple[str, ...] = ()
     per_file_ignores: Optional[Tuple[PerFileIgnore, ...]] = None
     exclude: Optional[Tuple[Pattern, ...]] = None
     extend_exclude: Tuple[Pattern, ...] = ()
+    respect_gitignore: Optional[bool] = None
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -128,12 +138,22 @@ def parse_table(path: str, table: Dict[str, Any]) -> Config:
                           f"(known keys: {', '.join(KEYS)})")
     root = os.path.dirname(os.path.abspath(path))
     values: Dict[str, Any] = {}
-    for key in ("select", "ignore", "extend-select"):
+    for key in ("select", "ignore", "extend-select", "extend-ignore"):
         if key in table:
             values[key.replace("-", "_")] = _codes(path, key, table[key])
     for key in ("exclude", "extend-exclude"):
         if key in table:
             values[key.replace("-", "_")] = tuple((root, p) for p in _strings(path, key, table[key]))
+    if "respect-gitignore" in table:
+        if not isinstance(table["respect-gitignore"], bool):
+            raise ConfigError(f"{path}: `respect-gitignore` must be true or false, got {table['respect-gitignore']!r}")
+        values["respect_gitignore"] = table["respect-gitignore"]
+    if "docs-url" in table:
+        url = table["docs-url"]
+        if not isinstance(url, str) or "{code}" not in url:
+            raise ConfigError(f"{path}: `docs-url` must be a URL with `{{code}}` where the rule code goes, "
+                              f"got {url!r}")
+        values["docs_url"] = url
     if "per-file-ignores" in table:
         raw = table["per-file-ignores"]
         if not isinstance(raw, dict):
@@ -198,6 +218,7 @@ class Settings:
     selection: Selection
     per_file_ignores: Tuple[PerFileIgnore, ...] = ()
     exclude: Tuple[Pattern, ...] = ()
+    respect_gitignore: bool = True
     _cache: Dict[str, Selection] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -210,14 +231,20 @@ class Settings:
         c = config or Config(path="")
         try:
             selection = Selection(pick(overrides.select, c.select, DEFAULT_SELECT),
-                                  pick(overrides.ignore, c.ignore, ()),
+                                  tuple(pick(overrides.ignore, c.ignore, ())) + tuple(c.extend_ignore)
+                                  + tuple(overrides.extend_ignore),
                                   tuple(c.extend_select) + tuple(overrides.extend_select))
         except SelectionError as exc:  # already checked when read; kept for direct callers
             raise ConfigError(str(exc)) from None
         return cls(config=config, selection=selection,
                    per_file_ignores=tuple(pick(overrides.per_file_ignores, c.per_file_ignores, ())),
                    exclude=tuple(pick(overrides.exclude, c.exclude, ())) + tuple(c.extend_exclude)
-                   + tuple(overrides.extend_exclude))
+                   + tuple(overrides.extend_exclude),
+                   respect_gitignore=pick(overrides.respect_gitignore, c.respect_gitignore, True))
+
+    @property
+    def docs_url(self) -> Optional[str]:
+        return self.config.docs_url if self.config is not None else None
 
     def excluded(self, path: str) -> bool:
         return any(matches(path, root, pattern) for root, pattern in self.exclude)
@@ -288,3 +315,6 @@ class Resolver:
 
     def selection_for(self, path: str) -> Selection:
         return self.for_path(path).selection_for(path)
+
+    def respects_gitignore(self, path: str) -> bool:
+        return self.for_path(path).respect_gitignore

@@ -19,7 +19,7 @@ from .facts import FileFacts
 from .finding import Finding
 from .noqa import apply_noqa
 from .notebook import SUFFIX as NOTEBOOK_SUFFIX, read_notebook
-from .positions import anchor_positions
+from .positions import anchor_ranges
 from .fixes import FixNote
 from .rules import implemented, run_reports
 from .selection import Selection
@@ -42,14 +42,15 @@ def report_findings(facts: FileFacts, path: str, codes: Sequence[str], fixes: st
     reports = list(run_reports(facts, codes))
     if not reports:
         return []
-    positions = anchor_positions(module, [report.node for _, report in reports])
+    ranges = anchor_ranges(module, [report.node for _, report in reports])
     findings = set()
     for code, report in reports:
-        line, col = positions.get(report.node, (1, 1))
+        line, col, end_line, end_col = ranges.get(report.node, (1, 1, None, None))
         fix = None
         if fixes and report.fix is not None:
             fix = report.fix() if fixes == "build" else _note(report.fix)
-        findings.add(Finding(path, line, col, code, report.message, fix))
+        findings.add(Finding(path, line, col, code, report.message, fix, help=report.help,
+                             end_line=end_line, end_col=end_col))
     return sorted(findings)
 
 
@@ -90,6 +91,10 @@ def lint_file(path: str, selection: Optional[Selection] = None, fixes: str = "",
     E902/E999 finding. ``data``: the file's bytes, when the caller has read them already."""
     try:
         if path.endswith(NOTEBOOK_SUFFIX):
+            if fixes == "notes":  # notes that hold for --fix on a notebook
+                from .notebook_fix import lint_notebook
+
+                return lint_notebook(path, selection, data)
             notebook = read_notebook(path, data)
             return notebook.map_findings(lint_text(notebook.text, path, selection, fixes))
         text = read_source(path) if data is None else decode(data)

@@ -17,6 +17,10 @@ class Finding:
     ``fix`` is filled by the autofix layer; the sort order ignores it.
     ``cell`` is set for notebooks: the 1-based number of the cell among all the
     notebook's cells (as ruff counts them), and ``line`` is then the line in that cell.
+    ``help`` is the suggestion (what to do), kept apart from the short ``message`` as ruff
+    keeps it; "" when there is none. ``end_line``/``end_col`` end the anchor where known (the
+    column just after its last character, as SARIF and ruff count). None of these three
+    takes part in comparisons.
     """
 
     path: str
@@ -26,6 +30,9 @@ class Finding:
     message: str
     fix: Optional[object] = field(default=None, compare=False)
     cell: Optional[int] = None
+    help: str = field(default="", compare=False)
+    end_line: Optional[int] = field(default=None, compare=False)
+    end_col: Optional[int] = field(default=None, compare=False)
 
     @property
     def is_error(self) -> bool:

@@ -56,7 +56,10 @@ class NotebookSource:
         out = []
         for finding in findings:
             cell, line = self.locate(finding.line)
-            out.append(dataclasses.replace(finding, line=line, cell=cell))
+            end_cell, end_line = self.locate(finding.end_line) if finding.end_line else (None, None)
+            end = {"end_line": end_line, "end_col": finding.end_col} if end_cell == cell else \
+                {"end_line": None, "end_col": None}
+            out.append(dataclasses.replace(finding, line=line, cell=cell, **end))
         return sorted(out)
 
 
@@ -212,3 +215,166 @@ def read_notebook(path: str, data: Optional[bytes] = None) -> NotebookSource:
     except json.JSONDecodeError as exc:
         raise SourceError(f"invalid notebook: not valid JSON ({exc})") from None
     return notebook_source(parsed)
+
+
+def cell_sources(data: bytes) -> Dict[int, str]:
+    """Each code cell's source text by cell number (counted as findings count them), for
+    showing a finding's context. ``SourceError`` when it is not a notebook."""
+    try:
+        parsed = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SourceError(f"invalid notebook: {exc}") from None
+    return {number: _source(cell) for number, cell in enumerate(_cells(parsed), start=1)
+            if cell.get("cell_type") == "code"}
+
+
+# -- writing: --fix rewrites code cells -----------------------------------------------------------
+#
+# The code cells are joined for fixing as for linting, with one boundary statement between
+# cells. A fix inserts statements before or after the nodes it edits, so the boundaries stay
+# put and split the fixed text back into cells unambiguously; a fix that would move one
+# (it spans cells) is refused before it is applied. IPython lines (replaced by ``pass`` or a
+# blank line for parsing) are restored from the original cell, re-indented where a fix
+# re-indented them. The JSON is written back with the file's own layout (indent, escaping,
+# key order, final newline), so metadata, outputs and every untouched cell stay byte for byte.
+
+BOUNDARY = "pass  # gradlint: notebook cell boundary"
+
+
+class NotebookFixError(Exception):
+    """A fixed text that cannot be put back into the notebook's cells; nothing is written."""
+
+
+@dataclass
+class _CodeCell:
+    number: int                 # among all cells, from 1 (as findings count)
+    cell: Dict[str, Any]        # the cell's JSON object (edited in place when fixed)
+    key: str                    # "source" (nbformat 4) or "input" (nbformat 3)
+    raw: List[str]              # the cell's lines as written
+    python: List[str]           # the same lines with IPython syntax replaced
+    final_newline: bool
+    newline: str
+
+
+def _layout(text: str, data: Any) -> Optional[Dict[str, Any]]:
+    """The ``json.dumps`` arguments that write ``data`` back as ``text`` byte for byte, or None."""
+    second = text.split("\n", 2)[1] if text.count("\n") >= 1 else ""
+    indents = [len(second) - len(second.lstrip(" "))] if second.startswith(" ") else []
+    candidates = []
+    for indent in indents + [None]:
+        for ensure_ascii in (False, True):
+            for separators in ((",", ": "), (",", ":"), (", ", ": ")):
+                candidates.append({"indent": indent, "ensure_ascii": ensure_ascii, "separators": separators})
+    body = text.rstrip("\n")
+    for kwargs in candidates:
+        if json.dumps(data, **kwargs) == body:
+            return kwargs
+    return None
+
+
+class NotebookFile:
+    """A notebook read for ``--fix``: its JSON as parsed and what is needed to write it back."""
+
+    def __init__(self, data: bytes) -> None:
+        self.bom = data.startswith(b"\xef\xbb\xbf")
+        try:
+            self.text = data.decode("utf-8-sig")
+            self.json = json.loads(self.text)
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"cannot decode notebook as UTF-8: {exc}") from None
+        except ValueError as exc:
+            raise SourceError(f"invalid notebook: not valid JSON ({exc})") from None
+        cells = _cells(self.json)
+        self.is_python = _is_python(self.json)
+        self.code_cells: List[_CodeCell] = []
+        for number, cell in enumerate(cells, start=1):
+            if cell.get("cell_type") != "code":
+                continue
+            source = _source(cell)
+            normalized = source.replace("\r\n", "\n").replace("\r", "\n")
+            raw = normalized.split("\n")
+            if raw and raw[-1] == "":
+                raw.pop()
+            self.code_cells.append(_CodeCell(
+                number, cell, "source" if "source" in cell else "input", raw, python_lines(source),
+                normalized.endswith("\n"), "\r\n" if "\r\n" in source else "\n"))
+        self._layout = _layout(self.text, self.json)
+        self._trailing = self.text[len(self.text.rstrip("\n")):]
+
+    def layout_problem(self) -> Optional[str]:
+        """Why ``--fix`` cannot rewrite this notebook, or None."""
+        if not self.is_python:
+            return "the notebook's kernel language is not Python"
+        if self._layout is None:
+            return "its JSON layout is not one gradlint can write back unchanged"
+        return None
+
+    def fix_source(self) -> Tuple[str, List[Optional[Tuple[int, int]]]]:
+        """(the code cells joined with boundary lines, each line's (cell, line in cell): None on a
+        boundary)."""
+        lines: List[str] = []
+        where: List[Optional[Tuple[int, int]]] = []
+        for index, cell in enumerate(self.code_cells):
+            if index:
+                lines.append(BOUNDARY)
+                where.append(None)
+            lines.extend(cell.python)
+            where.extend((cell.number, n) for n in range(1, len(cell.python) + 1))
+        return "".join(line + "\n" for line in lines), where
+
+    def with_fixed_source(self, fixed: str) -> bytes:
+        """The notebook's bytes with ``fixed`` (a fixed ``fix_source()`` text) put back into its
+        cells; ``NotebookFixError`` when it does not split back into the same cells."""
+        lines = fixed.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        parts: List[List[str]] = [[]]
+        for line in lines:
+            if line == BOUNDARY:
+                parts.append([])
+            else:
+                parts[-1].append(line)
+        moved = any(BOUNDARY in line for line in lines if line != BOUNDARY)  # an indented boundary
+        if len(parts) != max(1, len(self.code_cells)) or moved:
+            raise NotebookFixError("a fix would span notebook cells")
+        for cell, new in zip(self.code_cells, parts):
+            if new == cell.python:
+                continue
+            restored = _restore_ipython(cell, new)
+            text = cell.newline.join(restored) + (cell.newline if cell.final_newline and restored else "")
+            old = cell.cell.get(cell.key)
+            cell.cell[cell.key] = text.splitlines(keepends=True) if isinstance(old, list) else text
+        body = json.dumps(self.json, **self._layout) + self._trailing
+        return (b"\xef\xbb\xbf" if self.bom else b"") + body.encode("utf-8")
+
+
+def _restore_ipython(cell: _CodeCell, new: List[str]) -> List[str]:
+    """The fixed cell's lines with its IPython lines put back (re-indented as the fix moved them)."""
+    import difflib
+
+    old = cell.python
+    out: List[str] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            out.extend(cell.raw[i1:i2])
+            continue
+        placeholders = [i for i in range(i1, i2) if cell.raw[i] != old[i]]
+        block = list(new[j1:j2])
+        if placeholders:
+            # Pair the old block's `pass` / blank lines with the new block's, in order: a fix only
+            # ever moves them (re-indents), never rewrites them.
+            def slots(lines, start):
+                return [start + k for k, text in enumerate(lines) if text.strip() in ("pass", "")]
+
+            old_slots = slots(old[i1:i2], i1)
+            new_slots = slots(block, 0)
+            if len(old_slots) != len(new_slots):
+                raise NotebookFixError("a fix would rewrite an IPython line (a magic or shell command)")
+            for i, j in zip(old_slots, new_slots):
+                if cell.raw[i] != old[i]:
+                    if old[i].strip() != block[j].strip():
+                        raise NotebookFixError("a fix would rewrite an IPython line (a magic or shell command)")
+                    indent = block[j][: len(block[j]) - len(block[j].lstrip())]
+                    block[j] = indent + cell.raw[i].lstrip() if cell.raw[i].strip() else cell.raw[i]
+        out.extend(block)
+    return out

@@ -3,7 +3,8 @@
 libcst's PositionProvider computes a range for every node of a module, which costs
 several parses' worth of time. A finding needs the start of a handful of nodes, so this
 runs libcst's code generator once with a state that only counts lines and columns and
-records the nodes asked for. It runs only for files that have findings.
+records the nodes asked for (where each starts and ends). It runs only for files that have
+findings.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class _AnchorState(CodegenState):
         self.col = 0
         self.targets = targets
         self.found: Dict[cst.CSTNode, Tuple[int, int]] = {}
+        self.ends: Dict[cst.CSTNode, Tuple[int, int]] = {}
         self._pending: Dict[cst.CSTNode, Tuple[int, int]] = {}
 
     def add_indent_tokens(self) -> None:
@@ -47,21 +49,27 @@ class _AnchorState(CodegenState):
         pending = self._pending.pop(node, None)
         if pending is not None and node not in self.found:
             self.found[node] = pending
+            self.ends[node] = (self.line, self.col)
 
     def record_syntactic_position(self, node, *, start_node=None, end_node=None):
         if node in self.targets:
-            return self._record(node, start_node)
+            return self._record(node, start_node, end_node)
         return _NULL
 
     @contextmanager
-    def _record(self, node, start_node):
-        if start_node is not None:
-            self.targets.add(start_node)
+    def _record(self, node, start_node, end_node):
+        for child in (start_node, end_node):
+            if child is not None:
+                self.targets.add(child)
         start = (self.line, self.col)
         yield
+        end = (self.line, self.col)
         if start_node is not None and start_node in self.found:
             start = self.found[start_node]
+        if end_node is not None and end_node in self.ends:
+            end = self.ends[end_node]
         self.found[node] = start
+        self.ends[node] = end
 
 
 def anchor_positions(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[cst.CSTNode, Tuple[int, int]]:
@@ -72,6 +80,22 @@ def anchor_positions(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[c
     state = _AnchorState(module, set(targets))
     module._codegen(state)
     return {n: (line, col + 1) for n, (line, col) in state.found.items() if n in targets}
+
+
+def anchor_ranges(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[cst.CSTNode, Tuple[int, int, int, int]]:
+    """Map each node to (line, column, end line, end column), 1-based; the end column is the
+    one just after the node's last character (SARIF's and ruff's convention)."""
+    targets = set(nodes)
+    if not targets:
+        return {}
+    state = _AnchorState(module, set(targets))
+    module._codegen(state)
+    out = {}
+    for node in targets:
+        if node in state.found:
+            (line, col), (end_line, end_col) = state.found[node], state.ends.get(node, state.found[node])
+            out[node] = (line, col + 1, end_line, end_col + 1)
+    return out
 
 
 class _SpanState(_AnchorState):

@@ -8,24 +8,35 @@ from typing import List, TextIO
 from .finding import Finding
 
 
-def summary(findings: List[Finding], checked: int) -> str:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _not_found(missing: int) -> str:
+    return f"{_plural(missing, 'path')} not found"
+
+
+def summary(findings: List[Finding], checked: int, missing: int = 0) -> str:
+    """The last line of a run. "No problems found" only when every path named was there and
+    every file could be linted: a run that missed something never reads as clean."""
     problems = [f for f in findings if not f.is_error]
     errors = [f for f in findings if f.is_error]
     files = len({f.path for f in problems})
-    checked_text = f"{checked} file{'s' if checked != 1 else ''} checked"
+    checked_text = _plural(checked, "file") + " checked"
+    unlinted = len({f.path for f in errors})
     if problems:
-        text = (f"Found {len(problems)} problem{'s' if len(problems) != 1 else ''} in {files} "
-                f"file{'s' if files != 1 else ''} ({checked_text})")
+        text = f"Found {_plural(len(problems), 'problem')} in {_plural(files, 'file')} ({checked_text})"
+        if unlinted:
+            text += f"; {_plural(unlinted, 'file')} could not be linted"
+    elif unlinted:
+        text = f"{_plural(unlinted, 'file')} could not be linted; no problems in the others ({checked_text})"
+    elif missing:
+        text = f"No problems in the files found ({checked_text})"
     else:
         text = f"No problems found ({checked_text})"
-    if errors:
-        n = len({f.path for f in errors})
-        text += f"; {n} file{'s' if n != 1 else ''} could not be linted"
+    if missing:
+        text = f"{_not_found(missing)}. {text}"
     return text + "."
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 def _applicability(finding: Finding) -> str:
@@ -35,6 +46,9 @@ def _applicability(finding: Finding) -> str:
 def fix_hint(findings: List[Finding], fixing: bool = False, unsafe: bool = False) -> str:
     """What ``--fix`` could do about ``findings`` (after a fix: why they remain); "" for nothing."""
     counts = Counter(_applicability(f) for f in findings if not f.is_error)
+    if not fixing and unsafe:  # --unsafe-fixes alone: unsafe fixes count as available, as in ruff
+        total = counts["safe"] + counts["unsafe"]
+        return f"[*] {total} fixable with `gradlint --fix --unsafe-fixes`." if total else ""
     if not fixing:
         if counts["safe"]:
             text = f"[*] {counts['safe']} fixable with `gradlint --fix`"
@@ -52,14 +66,16 @@ def fix_hint(findings: List[Finding], fixing: bool = False, unsafe: bool = False
     return f"Of those remaining, {' and '.join(parts)}." if parts else ""
 
 
-def fix_summary(fixed: int, fixed_files: int, findings: List[Finding], checked: int, diff: bool = False) -> str:
+def fix_summary(fixed: int, fixed_files: int, findings: List[Finding], checked: int, diff: bool = False,
+                missing: int = 0) -> str:
     """``Fixed 5 problems in 3 files, 2 remaining (12 files checked).`` (``Would fix`` for --diff)."""
     problems = [f for f in findings if not f.is_error]
     errors = [f for f in findings if f.is_error]
     checked_text = _plural(checked, "file") + " checked"
     verb = "Would fix" if diff else "Fixed"
     if not fixed and not problems:
-        text = f"No problems found ({checked_text})" if not diff else f"Nothing to fix ({checked_text})"
+        clean = "No problems found" if not (errors or missing) else "No problems in the files linted"
+        text = f"{clean} ({checked_text})" if not diff else f"Nothing to fix ({checked_text})"
     else:
         text = f"{verb} {_plural(fixed, 'problem')}"
         if fixed:
@@ -68,6 +84,8 @@ def fix_summary(fixed: int, fixed_files: int, findings: List[Finding], checked: 
     if errors:
         n = len({f.path for f in errors})
         text += f"; {_plural(n, 'file')} could not be linted"
+    if missing:
+        text = f"{_not_found(missing)}. {text}"
     return text + "."
 
 

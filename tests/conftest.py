@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -78,19 +79,20 @@ EVAL_GOOD = textwrap.dedent("""\
     evaluate(model, [torch.randn(2, 4)])
     """)
 
-# One finding each of GL102, GL202, GL401 and GL302, on separate lines.
+# One finding each of GL102, GL401, GL302 and GL202, on separate lines (`with torch.no_grad:`
+# raises TypeError, so nothing after it runs: it comes last).
 MISC = textwrap.dedent("""\
     import torch
     import torch.nn as nn
 
     model = nn.Linear(4, 4)
     model.eval
-    with torch.no_grad:
-        pass
     x = torch.randn(3, requires_grad=True)
     y = x * 2
     print(y.grad)
     model.requires_grad = False
+    with torch.no_grad:
+        pass
     """)
 
 
@@ -124,6 +126,31 @@ def gradlint(*args: str, cwd: Optional[Path] = None, env: Optional[Dict[str, str
                           capture_output=True, text=True, timeout=120, **kwargs)
 
 
+def cli(*args: str, cwd: Optional[Path] = None, env: Optional[Dict[str, str]] = None,
+        input: Optional[str] = None) -> subprocess.CompletedProcess:
+    """The command line run in this process (click's CliRunner), answered as ``gradlint()``
+    answers: the same arguments, exit status, stdout and stderr, without the half second an
+    interpreter takes to start. What needs a real process (a pipe that closes, a terminal,
+    the console script, a crash) uses ``gradlint()``."""
+    from click.testing import CliRunner
+
+    from gradlint.cli import main
+
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2
+    except TypeError:
+        runner = CliRunner()
+    here = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        result = runner.invoke(main, list(args), input=input, env={"NO_COLOR": None, **(env or {})},
+                               catch_exceptions=False)
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
 def parse_lines(output: str) -> List[Tuple[str, int, int, str]]:
     """(path, line, col, code) of each ``path:line:col: CODE message`` line."""
     found = []
@@ -131,6 +158,24 @@ def parse_lines(output: str) -> List[Tuple[str, int, int, str]]:
         parts = line.split(":", 3)
         if len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit():
             found.append((parts[0], int(parts[1]), int(parts[2]), parts[3].split()[0]))
+    return found
+
+
+def _unescape(text: str) -> str:
+    return text.replace("%0D", "\r").replace("%0A", "\n").replace("%3A", ":").replace("%2C", ",").replace("%25", "%")
+
+
+def parse_annotations(output: str) -> List[Dict[str, str]]:
+    """GitHub workflow commands (``::error file=...,line=...::message``) as GitHub reads them:
+    one dict per annotation with its level, its properties and its message, unescaped."""
+    found = []
+    for line in output.splitlines():
+        match = re.match(r"^::(error|warning|notice)(?: ([^:]*))?::(.*)$", line)
+        if not match:
+            continue
+        props = dict(item.split("=", 1) for item in (match.group(2) or "").split(",") if item)
+        found.append({"level": match.group(1), **{k: _unescape(v) for k, v in props.items()},
+                      "message": _unescape(match.group(3))})
     return found
 
 
@@ -169,3 +214,37 @@ def gradlint_on_tty(*args: str, tty: str, cwd: Optional[Path] = None,
     piped = (proc.stderr if tty == "stdout" else proc.stdout).read().decode()
     proc.wait(timeout=120)
     return proc.returncode, b"".join(chunks).decode(errors="replace"), piped
+
+
+_MODULE_FIXTURE = re.compile(r"fixture\((?:[^()]|\([^()]*\))*scope=[\"'](?:module|package)[\"']", re.S)
+
+
+def shares_a_module_fixture(path: Path) -> bool:
+    """Does this test module define a module-scoped fixture (a verifier run over every
+    fixture, a pre-commit sandbox, a language server)? Read from the source: the xdist
+    controller schedules by node id, before any worker has collected a test."""
+    try:
+        return bool(_MODULE_FIXTURE.search(path.read_text(encoding="utf-8")))
+    except OSError:
+        return False
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n`` (``--dist load``) with one change: the tests of a module that shares a module-
+    scoped fixture go to one worker, so the fixture is built once, not once per worker.
+    Every other test is scheduled on its own, as ``load`` does."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    shared: Dict[str, bool] = {}
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            if module not in shared:
+                shared[module] = shares_a_module_fixture(Path(config.rootpath) / module)
+            return module if shared[module] else nodeid
+
+    return SharedFixtureScheduling(config, log)

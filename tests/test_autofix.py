@@ -271,15 +271,15 @@ def test_files_that_do_not_parse_or_decode_are_never_written(tmp_path):
     assert undecodable.read_bytes() == b"import torch\nx = '\xff'\nmodel.eval\n"
 
 
-def test_notebooks_are_reported_not_rewritten(tmp_path):
+def test_notebooks_are_rewritten_in_their_cells(tmp_path):
+    """More in test_notebook_fix.py."""
     cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
             "source": ["import torch.nn as nn\n", "m = nn.Linear(2, 2)\n", "m.eval\n"]}
     nb = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     path = write(tmp_path, "n.ipynb", json.dumps(nb))
-    before = path.read_text()
     result = fix_file(str(path))
-    assert [f.code for f in result.findings] == ["GL102"] and not result.changed
-    assert path.read_text() == before
+    assert result.findings == [] and result.fixed == 1 and result.changed
+    assert json.loads(path.read_text())["cells"][0]["source"][-1] == "m.eval()\n"
 
 
 # -- the command line ------------------------------------------------------------------------------
@@ -312,10 +312,16 @@ def test_diff_prints_a_patch_and_changes_nothing(tmp_path):
     assert run("--diff", str(clean)).exit_code == 0
 
 
-def test_unsafe_fixes_needs_fix_or_diff(tmp_path):
+def test_unsafe_fixes_alone_offers_the_unsafe_fixes_too(tmp_path):
+    """As ruff: `--unsafe-fixes` without `--fix` shows unsafe fixes as available, changing nothing."""
     path = write(tmp_path, "misc.py", MISC)
+    before = path.read_text()
     result = run("--unsafe-fixes", str(path))
-    assert result.exit_code == 2 and "--unsafe-fixes works with --fix or --diff" in result.stderr
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == "[*] 4 fixable with `gradlint --fix --unsafe-fixes`."
+    assert path.read_text() == before
+    result = run("--unsafe-fixes", "--output-format", "full", str(path))
+    assert result.stdout.count("[*]") == 5  # every finding is marked, and the hint
 
 
 def test_json_reports_fixes(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from conftest import EVAL_BARE, MISC, gradlint, parse_lines, write
+from conftest import EVAL_BARE, MISC, cli, parse_lines, write
 
 from gradlint.config import ConfigError, Overrides, Resolver, matches, parse_table, read_config
 
@@ -23,7 +23,7 @@ def _codes(result):
 
 def test_defaults_without_configuration(tmp_path):
     write(tmp_path, "src/evaluate.py", EVAL_BARE)
-    result = gradlint("src", cwd=tmp_path)
+    result = cli("src", cwd=tmp_path)
     assert _codes(result) == [("src/evaluate.py", "GL101"), ("src/evaluate.py", "GL201")]
 
 
@@ -33,7 +33,7 @@ def test_select_and_ignore_from_pyproject(tmp_path):
         select = ["GL1", "GL4"]
         ignore = ["GL102"]
         """)
-    result = gradlint("src", cwd=tmp_path)
+    result = cli("src", cwd=tmp_path)
     assert _codes(result) == [("src/evaluate.py", "GL101"), ("src/misc.py", "GL401")]
     assert result.returncode == 1
 
@@ -44,7 +44,7 @@ def test_extend_select_adds_to_select(tmp_path):
         select = ["GL101"]
         extend-select = ["GL302"]
         """)
-    result = gradlint("src", cwd=tmp_path)
+    result = cli("src", cwd=tmp_path)
     assert _codes(result) == [("src/evaluate.py", "GL101"), ("src/misc.py", "GL302")]
 
 
@@ -54,7 +54,7 @@ def test_config_found_from_the_linted_path_upward_not_the_cwd(tmp_path):
         select = ["GL2"]
         """)
     # Run from outside the project: its pyproject.toml still applies to its files.
-    result = gradlint(str(project / "src" / "evaluate.py"), cwd=tmp_path)
+    result = cli(str(project / "src" / "evaluate.py"), cwd=tmp_path)
     assert [c for *_, c in parse_lines(result.stdout)] == ["GL201"]
 
 
@@ -66,7 +66,7 @@ def test_closest_table_wins_and_pyproject_without_table_is_passed_over(tmp_path)
     write(tmp_path, "src/pyproject.toml", "[tool.black]\nline-length = 100\n")
     write(tmp_path, "nested/pyproject.toml", "[tool.gradlint]\nselect = ['GL101']\n")
     write(tmp_path, "nested/evaluate.py", EVAL_BARE)
-    result = gradlint("src/evaluate.py", "nested", cwd=tmp_path)
+    result = cli("src/evaluate.py", "nested", cwd=tmp_path)
     assert _codes(result) == [("nested/evaluate.py", "GL101"), ("src/evaluate.py", "GL201")]
 
 
@@ -77,7 +77,7 @@ def test_per_file_ignores_relative_to_the_config_folder(tmp_path):
         "src/evaluate.py" = ["GL2"]
         "misc.py" = ["GL1", "GL3"]
         """)
-    result = gradlint(".", cwd=tmp_path / "src")
+    result = cli(".", cwd=tmp_path / "src")
     assert _codes(result) == [("./evaluate.py", "GL101"), ("./misc.py", "GL202"), ("./misc.py", "GL401")]
 
 
@@ -87,7 +87,7 @@ def test_per_file_ignores_beat_a_more_specific_select(tmp_path):
         select = ["GL101"]
         per-file-ignores = { "src/*" = ["GL1"] }
         """)
-    result = gradlint("src", cwd=tmp_path)
+    result = cli("src", cwd=tmp_path)
     assert result.returncode == 0 and _codes(result) == []
 
 
@@ -99,7 +99,7 @@ def test_exclude_and_extend_exclude(tmp_path):
         """)
     write(tmp_path, "legacy/old.py", EVAL_BARE)
     write(tmp_path, "kept/evaluate.py", EVAL_BARE)
-    result = gradlint(".", cwd=tmp_path)
+    result = cli(".", cwd=tmp_path)
     assert {p for p, _ in _codes(result)} == {"./kept/evaluate.py", "./src/evaluate.py"}
     assert "(2 files checked)" in result.stdout
 
@@ -109,8 +109,8 @@ def test_explicit_files_are_linted_unless_force_exclude(tmp_path):
         [tool.gradlint]
         exclude = ["src/misc.py"]
         """)
-    assert _codes(gradlint("src/misc.py", cwd=tmp_path))
-    result = gradlint("--force-exclude", "src/misc.py", cwd=tmp_path)
+    assert _codes(cli("src/misc.py", cwd=tmp_path))
+    result = cli("--force-exclude", "src/misc.py", cwd=tmp_path)
     assert result.returncode == 0 and _codes(result) == []
 
 
@@ -121,14 +121,14 @@ def test_command_line_flags_override_the_file(tmp_path):
         exclude = ["misc.py"]
         per-file-ignores = { "src/evaluate.py" = ["GL101"] }
         """)
-    assert _codes(gradlint("src", cwd=tmp_path)) == []
-    result = gradlint("src", "--select", "GL201", "--per-file-ignores", "misc.py:GL4",
-                      "--exclude", "nothing", cwd=tmp_path)
+    assert _codes(cli("src", cwd=tmp_path)) == []
+    result = cli("src", "--select", "GL201", "--per-file-ignores", "misc.py:GL4",
+                 "--exclude", "nothing", cwd=tmp_path)
     assert _codes(result) == [("src/evaluate.py", "GL201")]
-    result = gradlint("src", "--extend-select", "GL302", cwd=tmp_path)
+    result = cli("src", "--extend-select", "GL302", cwd=tmp_path)
     assert _codes(result) == []  # misc.py is still excluded; evaluate.py's GL101 still ignored
-    result = gradlint("src", "--ignore", "GL101", "--select", "GL1,GL2", "--extend-exclude", "evaluate.py",
-                      cwd=tmp_path)
+    result = cli("src", "--ignore", "GL101", "--select", "GL1,GL2", "--extend-exclude", "evaluate.py",
+                 cwd=tmp_path)
     assert _codes(result) == []
 
 
@@ -138,10 +138,10 @@ def test_config_option_reads_only_that_file(tmp_path):
         select = ["GL101"]
         """)
     other = write(tmp_path, "ci/gradlint.toml", 'select = ["GL401"]\n')
-    result = gradlint("--config", str(other), "src", cwd=tmp_path)
+    result = cli("--config", str(other), "src", cwd=tmp_path)
     assert _codes(result) == [("src/misc.py", "GL401")]
     pyproject = write(tmp_path, "ci/pyproject.toml", '[tool.gradlint]\nselect = ["GL302"]\n')
-    result = gradlint("--config", str(pyproject), "src", cwd=tmp_path)
+    result = cli("--config", str(pyproject), "src", cwd=tmp_path)
     assert _codes(result) == [("src/misc.py", "GL302")]
 
 
@@ -151,9 +151,9 @@ def test_isolated_ignores_configuration(tmp_path):
         select = ["GL101"]
         unknown-key = 1
         """)
-    result = gradlint("--isolated", "src/evaluate.py", cwd=tmp_path)
+    result = cli("--isolated", "src/evaluate.py", cwd=tmp_path)
     assert _codes(result) == [("src/evaluate.py", "GL101"), ("src/evaluate.py", "GL201")]
-    result = gradlint("--isolated", "--config", "pyproject.toml", "src", cwd=tmp_path)
+    result = cli("--isolated", "--config", "pyproject.toml", "src", cwd=tmp_path)
     assert result.returncode == 2
 
 
@@ -164,11 +164,14 @@ def test_isolated_ignores_configuration(tmp_path):
     ('[tool.gradlint.per-file-ignores]\n"a.py" = ["XX1"]\n', "XX1"),
     ('per-file-ignores = ["a.py"]\n', "per-file-ignores"),
     ('select = [\n', "invalid TOML"),
+    ('respect-gitignore = "no"\n', "`respect-gitignore` must be true or false"),
+    ('docs-url = "https://example.org/rules/"\n', "`docs-url` must be a URL with `{code}`"),
+    ('extend-ignore = ["GL9999"]\n', "GL9999"),
 ])
 def test_bad_configuration_is_a_clear_error_with_status_2(tmp_path, table, message):
     write(tmp_path, "pyproject.toml", "[tool.gradlint]\n" + table)
     write(tmp_path, "evaluate.py", EVAL_BARE)
-    result = gradlint("evaluate.py", cwd=tmp_path)
+    result = cli("evaluate.py", cwd=tmp_path)
     assert result.returncode == 2
     assert message in result.stderr
     assert "pyproject.toml" in result.stderr
@@ -186,9 +189,9 @@ def test_config_without_table_named_explicitly_is_an_error(tmp_path):
 def test_unknown_code_on_the_command_line_is_a_usage_error(tmp_path):
     write(tmp_path, "evaluate.py", EVAL_BARE)
     for flag in ("--select", "--ignore", "--extend-select"):
-        result = gradlint(flag, "GL999", "evaluate.py", cwd=tmp_path)
+        result = cli(flag, "GL999", "evaluate.py", cwd=tmp_path)
         assert result.returncode == 2 and "GL999" in result.stderr
-    result = gradlint("--per-file-ignores", "evaluate.py:GL999", "evaluate.py", cwd=tmp_path)
+    result = cli("--per-file-ignores", "evaluate.py:GL999", "evaluate.py", cwd=tmp_path)
     assert result.returncode == 2 and "GL999" in result.stderr
 
 
@@ -218,3 +221,20 @@ def test_documented_example_configuration_is_valid():
     table = tomllib.loads(block)["tool"]["gradlint"]
     config = parse_table(str(ROOT / "pyproject.toml"), table)
     assert config.ignore == ("GL201",) and len(config.per_file_ignores) == 2
+
+
+def test_extend_ignore_adds_to_the_configured_ignore(tmp_path):
+    from click.testing import CliRunner
+
+    from gradlint.cli import main
+
+    write(tmp_path, "pyproject.toml", '[tool.gradlint]\nignore = ["GL201"]\nextend-ignore = ["GL302"]\n')
+    write(tmp_path, "evaluate.py", EVAL_BARE)
+    write(tmp_path, "misc.py", MISC)
+    resolver = Resolver(Overrides(extend_ignore=("GL401",)))
+    selection = resolver.selection_for(str(tmp_path / "misc.py"))
+    assert [c for c in ("GL101", "GL201", "GL302", "GL401") if c in selection] == ["GL101"]
+    result = CliRunner().invoke(main, ["--extend-ignore", "GL1,GL4", "--no-cache", str(tmp_path)])
+    assert sorted({line.split()[1] for line in result.output.splitlines() if ": GL" in line}) == ["GL202"]
+    result = CliRunner().invoke(main, ["--ignore", "GL2", "--extend-ignore", "GL1", "--no-cache", str(tmp_path)])
+    assert sorted({line.split()[1] for line in result.output.splitlines() if ": GL" in line}) == ["GL401"]

@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import EVAL_BARE, EVAL_NO_EVAL, MISC, gradlint, line_of, parse_lines, write
 
-pytest.importorskip("flake8", reason="flake8 is not installed (pip install 'gradlint[flake8]')")
+pytest.importorskip("flake8", reason="flake8 is not installed (pip install 'torch-gradlint[flake8]')")
 
 
 def flake8(*args: str, cwd) -> subprocess.CompletedProcess:

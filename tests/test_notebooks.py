@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ROOT, gradlint, write
+from conftest import ROOT, cli, gradlint, write
 
 from gradlint.engine import lint_file
 from gradlint.notebook import notebook_source, python_lines
@@ -49,7 +49,7 @@ def _locations(result):
 
 def test_cells_are_linted_together_with_ruff_locations(tmp_path):
     write(tmp_path, "analysis.ipynb", notebook(CELLS))
-    result = gradlint("--isolated", "analysis.ipynb", cwd=tmp_path)
+    result = cli("--isolated", "analysis.ipynb", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert _locations(result) == [("analysis.ipynb", *WHERE, "GL101"), ("analysis.ipynb", *WHERE, "GL201")]
     assert "E999" not in result.stdout
@@ -66,7 +66,7 @@ def test_noqa_inside_a_cell(tmp_path):
     cells = list(CELLS)
     cells[3] = ("code", cells[3][1].replace("out = model(x)", "out = model(x)  # noqa: GL201"))
     write(tmp_path, "n.ipynb", notebook(cells))
-    result = gradlint("--isolated", "n.ipynb", cwd=tmp_path)
+    result = cli("--isolated", "n.ipynb", cwd=tmp_path)
     assert [c for *_, c in _locations(result)] == ["GL101"]
 
 
@@ -85,7 +85,7 @@ def test_malformed_notebook_is_e902_not_a_crash(tmp_path):
 def test_syntax_error_is_reported_in_its_cell(tmp_path):
     write(tmp_path, "n.ipynb", notebook([("code", "import torch\n"), ("markdown", "x"),
                                          ("code", "x = 1\ndef f(:\n    pass\n")]))
-    result = gradlint("--isolated", "n.ipynb", cwd=tmp_path)
+    result = cli("--isolated", "n.ipynb", cwd=tmp_path)
     assert [(cell, line, code) for _, cell, line, _, code in _locations(result)] == [(3, 2, "E999")]
 
 
@@ -130,7 +130,7 @@ def test_non_python_notebook_contributes_no_code():
 def test_folders_include_notebooks_but_not_checkpoints(tmp_path):
     write(tmp_path, "nb/analysis.ipynb", notebook(CELLS))
     write(tmp_path, "nb/.ipynb_checkpoints/analysis-checkpoint.ipynb", notebook(CELLS))
-    result = gradlint("--isolated", ".", cwd=tmp_path)
+    result = cli("--isolated", ".", cwd=tmp_path)
     assert {path for path, *_ in _locations(result)} == {"./nb/analysis.ipynb"}
     assert "(1 file checked)" in result.stdout
 
@@ -138,12 +138,12 @@ def test_folders_include_notebooks_but_not_checkpoints(tmp_path):
 def test_json_and_sarif_carry_the_cell(tmp_path):
     jsonschema = pytest.importorskip("jsonschema")
     write(tmp_path, "n.ipynb", notebook(CELLS))
-    document = json.loads(gradlint("--isolated", "--output-format", "json", "n.ipynb", cwd=tmp_path).stdout)
+    document = json.loads(cli("--isolated", "--output-format", "json", "n.ipynb", cwd=tmp_path).stdout)
     assert [(f["cell"], f["line"], f["column"]) for f in document["findings"]] == [WHERE, WHERE]
-    log = json.loads(gradlint("--isolated", "--output-format", "sarif", "n.ipynb", cwd=tmp_path).stdout)
+    log = json.loads(cli("--isolated", "--output-format", "sarif", "n.ipynb", cwd=tmp_path).stdout)
     schema = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
     jsonschema.validate(log, schema)
     location = log["runs"][0]["results"][0]["locations"][0]
     assert location["properties"] == {"cell": WHERE[0], "line": WHERE[1], "column": WHERE[2]}
-    github = gradlint("--isolated", "--output-format", "github", "n.ipynb", cwd=tmp_path).stdout
+    github = cli("--isolated", "--output-format", "github", "n.ipynb", cwd=tmp_path).stdout
     assert f"::error file=n.ipynb,title=gradlint GL101 (eval-mode-missing)::cell {WHERE[0]}, line {WHERE[1]}" in github

@@ -1,6 +1,8 @@
-"""The pre-commit hook, run by the real ``pre-commit`` tool, offline.
+"""The pre-commit hook, run by the real ``pre-commit`` tool, offline, with the README's snippet.
 
-A temporary git repository uses a copy of this checkout as its hook repository.
+A temporary git repository's ``.pre-commit-config.yaml`` is the README's snippet, verbatim
+but for the ``repo:`` location: a git repository made from this checkout's files, tagged
+with the snippet's ``rev:`` (the release tag of this version).
 pre-commit builds the hook's virtualenv and pip-installs gradlint into it from that copy,
 with no index (``PIP_NO_INDEX``), no dependency resolution (``PIP_NO_DEPS``) and no build
 isolation (setuptools comes from the virtualenv's seed packages). gradlint's runtime
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +24,10 @@ from typing import Dict, List, Set
 
 import pytest
 from conftest import EVAL_BARE, EVAL_GOOD, MISC, ROOT, col_of, line_of, write
+
+from gradlint import __version__
+
+DISTRIBUTION = "torch-gradlint"
 
 ANCHOR = f"{line_of(EVAL_BARE, 'out = model(x)')}:{col_of(EVAL_BARE, 'out = model(x)', 'model(x)')}"
 
@@ -56,7 +63,7 @@ def _runtime_dependency_dir(target: Path) -> Path:
     """Links to the import packages of gradlint's runtime dependencies, recursively."""
     target.mkdir()
     seen: Set[str] = set()
-    for text in metadata.requires("gradlint") or []:
+    for text in metadata.requires(DISTRIBUTION) or []:
         from packaging.requirements import Requirement
 
         req = Requirement(text)
@@ -76,6 +83,24 @@ def _runtime_dependency_dir(target: Path) -> Path:
 
 def _git(*args: str, cwd: Path, env: Dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def readme_snippet() -> str:
+    """The pre-commit configuration the README shows."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    (snippet,) = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "id: gradlint" in b]
+    return snippet
+
+
+def with_location(snippet: str, location: str) -> str:
+    """The snippet with only its ``repo:`` value replaced (the comment after it kept)."""
+    new, count = re.subn(r"^(\s*- repo:\s*)(\S+)", lambda m: m.group(1) + location, snippet, flags=re.M)
+    assert count == 1
+    return new
+
+
+def test_readme_snippet_pins_this_versions_release_tag():
+    assert re.search(r"^\s*rev:\s*(\S+)", readme_snippet(), re.M).group(1) == f"v{__version__}"
 
 
 @pytest.fixture(scope="module")
@@ -107,17 +132,15 @@ def sandbox(tmp_path_factory):
             shutil.copy(ROOT / name, hook / name)
     shutil.copytree(ROOT / "gradlint", hook / "gradlint", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for args in (["init", "-q"], ["config", "user.email", "test@example.com"], ["config", "user.name", "Test"],
-                 ["add", "-A"], ["commit", "-q", "-m", "hook"]):
+                 ["add", "-A"], ["commit", "-q", "-m", "hook"], ["tag", f"v{__version__}"]):
         assert _git(*args, cwd=hook, env=env).returncode == 0
-    rev = _git("rev-parse", "HEAD", cwd=hook, env=env).stdout.strip()
 
     repo = base / "repo"
     repo.mkdir()
     for args in (["init", "-q"], ["config", "user.email", "test@example.com"], ["config", "user.name", "Test"],
                  ["config", "commit.gpgsign", "false"]):
         assert _git(*args, cwd=repo, env=env).returncode == 0
-    write(repo, ".pre-commit-config.yaml",
-          f"repos:\n  - repo: {hook.as_posix()}\n    rev: {rev}\n    hooks:\n      - id: gradlint\n")
+    write(repo, ".pre-commit-config.yaml", with_location(readme_snippet(), hook.as_posix()))
     write(repo, "README.md", "# demo\n")
     assert _git("add", "-A", cwd=repo, env=env).returncode == 0
     assert _git("commit", "-q", "--no-verify", "-m", "start", cwd=repo, env=env).returncode == 0
@@ -148,6 +171,10 @@ def test_bad_file_fails_the_hook(sandbox):
     installed = list(sandbox["cache"].glob("repo*/py_env-*/lib*/python*/site-packages/gradlint")) + \
         list(sandbox["cache"].glob("repo*/py_env-*/Lib/site-packages/gradlint"))
     assert installed, "pre-commit did not install gradlint into the hook environment"
+    (dist_info,) = installed[0].parent.glob("torch_gradlint-*.dist-info")
+    metadata_text = (dist_info / "METADATA").read_text(encoding="utf-8")
+    assert "Name: torch-gradlint" in metadata_text and "Provides-Extra: server" in metadata_text
+    assert list(dist_info.rglob("LICENSE")), "the wheel does not carry the LICENSE file"
 
 
 def test_good_file_passes_the_hook(sandbox):
@@ -169,29 +196,45 @@ def test_notebooks_are_checked_too(sandbox):
     assert f"analysis.ipynb:cell 1:{ANCHOR}: GL101" in result.stdout
 
 
-def test_fix_args_rewrite_files_and_the_hook_reports_it(sandbox):
-    """`args: [--fix]` (the README's snippet): safe fixes are applied, pre-commit fails the hook
-    because a file changed, and what cannot be fixed safely is still reported."""
+def _run_on_misc(sandbox, config_text: str):
+    """Run the hook on a tracked copy of MISC under ``config_text``; (result, file's text after)."""
     repo, env = sandbox["repo"], sandbox["env"]
     config = repo / ".pre-commit-config.yaml"
     original = config.read_text(encoding="utf-8")
-    config.write_text(original + "        args: [--fix]\n", encoding="utf-8")
+    config.write_text(config_text, encoding="utf-8")
     _git("add", ".pre-commit-config.yaml", cwd=repo, env=env)
     try:
         write(repo, "misc_fix.py", MISC)
         _git("add", "misc_fix.py", cwd=repo, env=env)  # pre-commit sees changes to tracked files
         result = sandbox["pre_commit"]("run", "--files", "misc_fix.py")
-        output = result.stdout + result.stderr
-        assert result.returncode == 1, output
-        assert "files were modified by this hook" in output
-        assert "GL401" in output and "Fixed 3 problems" in output
-        text = (repo / "misc_fix.py").read_text(encoding="utf-8")
-        assert "model.eval()\n" in text and "with torch.no_grad():\n" in text
+        return result, (repo / "misc_fix.py").read_text(encoding="utf-8")
     finally:
         _git("reset", "-q", "--", "misc_fix.py", cwd=repo, env=env)  # unstage: later commits skip it
         (repo / "misc_fix.py").unlink(missing_ok=True)
         config.write_text(original, encoding="utf-8")
         _git("add", ".pre-commit-config.yaml", cwd=repo, env=env)
+
+
+def test_fix_args_rewrite_files_and_the_hook_reports_it(sandbox):
+    """`args: [--fix]` (in the README's snippet): safe fixes are applied, pre-commit fails the
+    hook because a file changed, and what cannot be fixed safely is still reported."""
+    config = (sandbox["repo"] / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+    assert "args: [--fix]" in config
+    result, text = _run_on_misc(sandbox, config)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "files were modified by this hook" in output
+    assert "GL401" in output and "Fixed 3 problems" in output
+    assert "model.eval()\n" in text and "with torch.no_grad():\n" in text
+
+
+def test_snippet_without_its_optional_args_only_reports(sandbox):
+    config = (sandbox["repo"] / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+    lint_only = "".join(line for line in config.splitlines(keepends=True) if "args:" not in line)
+    result, text = _run_on_misc(sandbox, lint_only)
+    assert result.returncode == 1 and text == MISC
+    assert "files were modified" not in result.stdout + result.stderr
+    assert "GL102" in result.stdout and "GL401" in result.stdout
 
 
 def test_git_commit_through_the_installed_hook(sandbox):

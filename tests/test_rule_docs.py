@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import ROOT, gradlint
+from conftest import ROOT, cli
 
 from gradlint.catalog import CATALOG
 from gradlint.docs import DOCS, doc_url, render_all, render_markdown
@@ -76,7 +76,7 @@ def test_example_is_flagged_and_fix_is_clean(code):
 
 @pytest.mark.parametrize("code", ["GL101", "GL301", "GL501"])
 def test_explain_prints_the_doc(code):
-    result = gradlint("explain", code.lower())
+    result = cli("explain", code.lower())
     assert result.returncode == 0
     page = render_markdown(DOCS[code])
     assert result.stdout.strip() == page.split("\n", 2)[2].strip()
@@ -85,10 +85,10 @@ def test_explain_prints_the_doc(code):
 
 
 def test_explain_unknown_and_unimplemented_codes():
-    result = gradlint("explain", "GL999")
+    result = cli("explain", "GL999")
     assert result.returncode == 2 and "unknown rule code" in result.stderr
     planned = next(code for code in sorted(CATALOG) if code not in DOCS)
-    result = gradlint("explain", planned)
+    result = cli("explain", planned)
     assert result.returncode == 0 and "no check yet" in result.stdout
 
 
@@ -105,4 +105,10 @@ def test_index_links_every_page():
     index = render_all()["README.md"]
     links = re.findall(r"\]\((GL\d{3})\.md\)", index)
     assert links == sorted(DOCS)
-    assert doc_url("GL101").endswith("/docs/rules/GL101.md")
+
+
+def test_rule_links_come_only_from_a_setting():
+    """gradlint has no published home: no made-up URL, a link only where `docs-url` names one."""
+    assert doc_url("GL101") is None
+    assert doc_url("GL101", "https://docs.example.org/rules/{code}.html") == \
+        "https://docs.example.org/rules/GL101.html"

@@ -36,9 +36,13 @@ def annotation(finding: Finding) -> str:
     message = finding.message
     if finding.cell is None:
         props += [f"line={finding.line}", f"col={finding.col}"]
+        if finding.end_line is not None and finding.end_col is not None:
+            props += [f"endLine={finding.end_line}", f"endColumn={finding.end_col}"]
     else:
         message = f"cell {finding.cell}, line {finding.line}, col {finding.col}: {message}"
     props.append(f"title={_escape_property(title)}")
+    if finding.help:
+        message += f"\nhelp: {finding.help}"
     return f"::{level} {','.join(props)}::{_escape_data(message)}"
 
 

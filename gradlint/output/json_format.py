@@ -20,14 +20,15 @@ SCHEMA_VERSION = 1
 
 
 def _location(finding: Finding) -> Dict[str, Any]:
-    return {"path": finding.path, "cell": finding.cell, "line": finding.line, "column": finding.col}
+    return {"path": finding.path, "cell": finding.cell, "line": finding.line, "column": finding.col,
+            "end_line": finding.end_line, "end_column": finding.end_col}
 
 
-def _finding(finding: Finding) -> Dict[str, Any]:
+def _finding(finding: Finding, docs_url=None) -> Dict[str, Any]:
     info = CATALOG[finding.code]
     fix = finding.fix
     return {**_location(finding), "code": finding.code, "name": info.name, "severity": info.severity,
-            "message": finding.message, "url": doc_url(finding.code),
+            "message": finding.message, "help": finding.help or None, "url": doc_url(finding.code, docs_url),
             "fix": {"applicability": fix.applicability, "message": fix.description} if fix is not None else None}
 
 
@@ -49,7 +50,7 @@ def report(run) -> Dict[str, Any]:
             "files_not_linted": len({f.path for f in errors}),
             **({"fixed": run.fixed} if getattr(run, "fixed", None) is not None else {}),
         },
-        "findings": [_finding(f) for f in problems],
+        "findings": [_finding(f, getattr(run, "docs_url", None)) for f in problems],
         "errors": [_error(f) for f in errors],
         "statistics": [{"code": code, "name": CATALOG[code].name, "count": count}
                        for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))],

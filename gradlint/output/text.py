@@ -27,11 +27,15 @@ def use_color(stream: TextIO, environ: Optional[Mapping[str, str]] = None) -> bo
         return False
 
 
+def severity_tint(code: str) -> str:
+    info = CATALOG.get(code)
+    return YELLOW if info is not None and info.severity == "warning" else RED
+
+
 def format_finding(finding: Finding, color: bool = False) -> str:
     if not color:
         return finding.format()
-    info = CATALOG.get(finding.code)
-    tint = YELLOW if info is not None and info.severity == "warning" else RED
+    tint = severity_tint(finding.code)
     sep = f"{CYAN}:{RESET}"
     where = sep.join([f"{BOLD}{finding.path}{RESET}"]
                      + ([f"cell {finding.cell}"] if finding.cell is not None else [])

@@ -6,7 +6,7 @@ verifier measures (``@effect`` / ``@scan`` from ``gradlint.verify.effects``). Sh
 readings of the facts live in ``common``; shared fix machinery in ``gradlint.fixes``.
 
 A check yields ``(node, message)`` pairs, or a ``Report`` that also carries a fix builder
-(see ``gradlint.fixes``); the engine turns nodes into positions. Checks never parse or
+(see ``gradlint.fixes``) and a help line; the engine turns nodes into positions. Checks never parse or
 walk the tree: everything they need is in ``FileFacts``.
 """
 
@@ -22,12 +22,14 @@ from ..catalog import RuleInfo
 
 
 class Report(NamedTuple):
-    """A finding of one rule: the anchor node, the message, and (optionally) a zero-argument
-    builder of its fix, called only when fixes are wanted."""
+    """A finding of one rule: the anchor node, a short message (what is wrong, with its
+    evidence), optionally a zero-argument builder of its fix (called only when fixes are
+    wanted) and a help line (what to do about it), shown apart from the message as ruff does."""
 
     node: cst.CSTNode
     message: str
     fix: Optional[Callable[[], object]] = None
+    help: str = ""
 
 
 Check = Callable[[object], Iterable[Tuple]]

@@ -41,12 +41,13 @@ def check(facts):
             why = ("its dropout and batch norm change the outputs" if mode_dependent(facts, event)
                    else "any dropout or batch norm in it changes the outputs")
             where = "" if kinds <= {TRAIN, NEW} else " on some paths"
-            message = (f"`{name}` runs in training mode{where} in this {region.label}: {why}; "
-                       f"call `{name}.eval()` first")
+            message = f"`{name}` runs in training mode{where} in this {region.label}"
+            help = f"call `{name}.eval()` first: {why}"
         else:
-            message = (f"`{name}` may be in training mode in this {region.label}: `torch.load` gives it back "
-                       f"in whatever mode it was saved in; call `{name}.eval()` first")
-        yield Report(event.node, message, lambda e=event: eval_before_region(facts, e))
+            message = f"`{name}` may be in training mode in this {region.label}"
+            help = (f"`torch.load` gives it back in whatever mode it was saved in; "
+                    f"call `{name}.eval()` first")
+        yield Report(event.node, message, lambda e=event: eval_before_region(facts, e), help)
 
 
 # -- fix -------------------------------------------------------------------------------------------

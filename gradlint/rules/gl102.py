@@ -26,7 +26,9 @@ from . import Report, rule
 def check(facts):
     for event in facts.events.syntactic.values():
         if event.code == "GL102":
-            yield Report(event.node, event.message, lambda e=event: call_method(e))
+            method = code_of(event.node.value)
+            yield Report(event.node, f"`{method}` is not called: it does nothing",
+                         lambda e=event: call_method(e), f"write `{method}()`")
 
 
 # -- fix -------------------------------------------------------------------------------------------

@@ -55,9 +55,9 @@ def check(facts):
                 what = f"`{text}` switches `{name}` to eval mode"
             else:
                 what = f"`{text.split('(')[0]}(...)` leaves `{name}` in eval mode"
-            yield Report(setter, (f"{what} inside the training loop, and the next training step runs without "
-                                  f"`{name}.train()`: call `{name}.train()` where training resumes"),
-                         lambda s=setter, e=event: train_where_training_resumes(facts, s, e))
+            yield Report(setter, f"{what} and the training loop's next step runs without `{name}.train()`",
+                         lambda s=setter, e=event: train_where_training_resumes(facts, s, e),
+                         f"call `{name}.train()` where training resumes")
 
 
 # -- fix -------------------------------------------------------------------------------------------

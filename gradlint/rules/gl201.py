@@ -43,14 +43,13 @@ def check(facts):
         region = event.regions[0]
         name = shown(event)
         if "on" in grad:
-            message = (f"`{name}` runs with gradient tracking in this {region.label}: autograd keeps "
-                       f"every activation for a backward pass that never comes; wrap it in "
-                       f"`with torch.no_grad():`")
+            message = f"`{name}` runs with gradient tracking in this {region.label}"
+            help = ("wrap it in `with torch.no_grad():`: autograd keeps every activation for a backward "
+                    "pass that never comes")
         else:
-            message = (f"`{name}` may run with gradient tracking in this {region.label}: no "
-                       f"`torch.no_grad()` reaches this call in this file; wrap it in "
-                       f"`with torch.no_grad():`")
-        yield Report(event.node, message, lambda e=event: no_grad_for_region(facts, e))
+            message = f"`{name}` may run with gradient tracking in this {region.label}"
+            help = "no `torch.no_grad()` reaches this call in this file; wrap it in `with torch.no_grad():`"
+        yield Report(event.node, message, lambda e=event: no_grad_for_region(facts, e), help)
 
 
 # -- fix -------------------------------------------------------------------------------------------

@@ -26,8 +26,17 @@ from . import Report, rule
       '`with torch.no_grad:` (no call) or a bare `torch.no_grad()` statement: gradients stay on.')
 def check(facts):
     for event in facts.events.syntactic.values():
-        if event.code == "GL202":
-            yield Report(event.node, event.message, lambda e=event: enter_context(e))
+        if event.code != "GL202":
+            continue
+        if isinstance(event.node, cst.WithItem):  # `with torch.no_grad:`
+            context = code_of(event.node.item)
+            message = f"`with {context}:` uses the class, not an instance: it raises TypeError"
+            help = f"write `with {context}():`"
+        else:  # a bare `torch.no_grad()` statement
+            context = code_of(event.node.value.func)
+            message = f"`{context}()` as a statement does nothing: gradient tracking is unchanged"
+            help = f"use `with {context}():` or decorate the function"
+        yield Report(event.node, message, lambda e=event: enter_context(e), help)
 
 
 # -- fix -------------------------------------------------------------------------------------------

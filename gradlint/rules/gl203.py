@@ -12,7 +12,7 @@ import re
 from ..docs import RuleDoc
 from ..verify.effects import Outcome, effect, raised_at, raised_scan, scan
 from ..verify.observations import Anchor, Observations
-from . import rule
+from . import Report, rule
 
 
 # -- check -----------------------------------------------------------------------------------------
@@ -23,8 +23,8 @@ def check(facts):
         if event.fact is None:
             continue
         if facts.resolve_tensor(event.fn, event.fact) == frozenset({"nograd"}):
-            yield event.node, ("this value was computed under `torch.no_grad()`/`inference_mode()`: it has "
-                               "no grad_fn and backward raises RuntimeError; compute it with gradients on")
+            yield Report(event.node, "backward on a value computed under `no_grad`/`inference_mode` raises "
+                                     "RuntimeError", None, "compute it with gradients on: it has no grad_fn")
 
 
 # -- documentation ---------------------------------------------------------------------------------

@@ -69,12 +69,12 @@ def check(facts):
             if not parts:
                 continue
             part = display_key(sorted(parts)[0])
-            yield Report(build.node, (
-                f"the optimizer gets every parameter of `{owner}`, including frozen ones (`{part}`): they "
-                f"stay put only while their .grad is None; with momentum or weight decay and stale zeroed "
-                f"grads (frozen after training began, `zero_grad(set_to_none=False)`) they still move; pass "
-                f"`(p for p in {owner}.parameters() if p.requires_grad)`"),
-                lambda b=build: trainable_params(b, frozen_parts_by_owner(b, _frozen_parts)))
+            yield Report(build.node, f"the optimizer gets every parameter of `{owner}`, including frozen ones "
+                                     f"(`{part}`)",
+                         lambda b=build: trainable_params(b, frozen_parts_by_owner(b, _frozen_parts)),
+                         f"pass `(p for p in {owner}.parameters() if p.requires_grad)`: frozen weights stay put "
+                         f"only while their .grad is None; with a stale zeroed .grad (frozen after training "
+                         f"began) momentum or weight decay still moves them")
             break
 
 

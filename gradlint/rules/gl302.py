@@ -25,14 +25,14 @@ from . import Report, rule
       '`requires_grad` set on an `nn.Module`, or a misspelt attribute: nothing is frozen.')
 def check(facts):
     for event in facts.events.syntactic.values():
-        if event.code == "GL302":
-            yield Report(event.node, event.message, lambda e=event: compare_to_assign(e))
+        if event.code == "GL302":  # `p.requires_grad == False` as a statement
+            yield Report(event.node, "`==` compares and discards: `requires_grad` is unchanged",
+                         lambda e=event: compare_to_assign(e), "write `.requires_grad = ...`")
     for event in facts.events.requires_grad_sets.values():
         target = code_of(event.target)
         if event.attr != "requires_grad":
-            yield Report(event.node, (f"`{target}.{event.attr}` is not `requires_grad`: it sets a new attribute "
-                                      f"and freezes nothing; write `{target}.requires_grad`"),
-                         lambda e=event: respell(e))
+            yield Report(event.node, f"`{target}.{event.attr}` is not `requires_grad`: it freezes nothing",
+                         lambda e=event: respell(e), f"write `{target}.requires_grad`")
             continue
         if event.value.kind != "module":
             continue
@@ -40,9 +40,8 @@ def check(facts):
         if target == "self" and not constant:
             continue  # a module storing its own `requires_grad` setting
         flag = event.rhs.value if constant else "False"
-        yield Report(event.node, (f"`{target}` is an nn.Module: `{target}.requires_grad = ...` sets a plain "
-                                  f"attribute and changes no parameter; call `{target}.requires_grad_({flag})`"),
-                     lambda e=event: module_requires_grad_(facts, e))
+        yield Report(event.node, f"`{target}` is an nn.Module: `{target}.requires_grad = ...` changes no parameter",
+                     lambda e=event: module_requires_grad_(facts, e), f"call `{target}.requires_grad_({flag})`")
 
 
 # -- fix -------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from ..docs import RuleDoc
 from ..fixes.cst_tools import code_of
 from ..verify.effects import Outcome, effect, raised_at, raised_scan, scan
 from ..verify.observations import Anchor, Observations
-from . import rule
+from . import Report, rule
 
 
 # -- check -----------------------------------------------------------------------------------------
@@ -25,9 +25,9 @@ def check(facts):
             continue
         if facts.resolve_tensor(event.fn, event.value.tensor) == frozenset({"nonleaf"}):
             target = code_of(event.target)
-            yield event.node, (f"`{target}` is computed (not a leaf): setting `.requires_grad` on it raises "
-                               f"RuntimeError; use `{target} = {target}.detach()` and then "
-                               f"`.requires_grad_()` if it needs gradients")
+            yield Report(event.node, f"`{target}` is computed (not a leaf): setting `.requires_grad` on it "
+                                     f"raises RuntimeError", None,
+                         f"use `{target} = {target}.detach()`, then `.requires_grad_()` if it needs gradients")
 
 
 # -- documentation ---------------------------------------------------------------------------------

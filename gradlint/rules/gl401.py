@@ -32,14 +32,13 @@ def check(facts):
             continue
         name = event.name
         if fact.cuda_only:
-            message = (f"`{name}` is {fact.how} of a leaf: on CUDA it is a non-leaf and `{name}.grad` "
-                       f"stays None; create the tensor on the device "
-                       f"(`torch.randn(..., device=device, requires_grad=True)`)")
+            message = f"`{name}` is {fact.how} of a leaf: on CUDA it is a non-leaf and `{name}.grad` stays None"
+            help = "create the tensor on the device (`torch.randn(..., device=device, requires_grad=True)`)"
         else:
             how = f" ({fact.how})" if fact.how else ""
-            message = (f"`{name}` is not a leaf{how}: `{name}.grad` is None and torch warns; read the "
-                       f"leaf's `.grad`, or call `{name}.retain_grad()` before backward")
-        yield Report(event.node, message, lambda e=event: keep_grad(facts, e))
+            message = f"`{name}` is not a leaf{how}: `{name}.grad` is None and torch warns"
+            help = f"read the leaf's `.grad`, or call `{name}.retain_grad()` before backward"
+        yield Report(event.node, message, lambda e=event: keep_grad(facts, e), help)
 
 
 # -- fix -------------------------------------------------------------------------------------------

@@ -38,9 +38,9 @@ def check(facts):
             continue
         added = code_of(event.added) if event.added is not None else "value"
         item = added if isinstance(event.added, (cst.Name, cst.Attribute, cst.Call)) else f"({added})"
-        yield Report(event.node, (f"`{event.name}` keeps every iteration's autograd graph alive: `{added}` "
-                                  f"carries grad history; accumulate `{item}.item()` (or `.detach()`)"),
-                     lambda e=event: detach_accumulated(facts, e))
+        yield Report(event.node, f"`{event.name}` keeps every iteration's autograd graph alive: `{added}` "
+                                 f"carries grad history",
+                     lambda e=event: detach_accumulated(facts, e), f"accumulate `{item}.item()` (or `.detach()`)")
 
 
 # -- fix -------------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def require_torch() -> None:
     except (ImportError, ValueError):
         found = False
     if not found:
-        raise VerifyError("gradlint verify needs PyTorch in this environment: pip install 'gradlint[verify]' "
+        raise VerifyError("gradlint verify needs PyTorch in this environment: pip install 'torch-gradlint[verify]' "
                           "(or pip install torch)")
 
 
