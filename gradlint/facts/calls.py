@@ -17,6 +17,7 @@ from .values import (ENTRY, ENTRY_KINDS, ENTRY_S, ENTRY_T, EVAL, LOADED, NEW_ATO
                      after_step, after_training)
 
 _MODEL_OUTPUT = "the model's output"
+_CLASS_LOADERS = frozenset({"load_from_checkpoint", "from_pretrained", "from_config"})
 _BUILTIN_PASSTHROUGH = frozenset({"list", "tuple", "iter", "sorted", "reversed", "enumerate", "tqdm",
                                   "set"})
 _BUILTIN_NUMBER = frozenset({"float", "int", "len", "bool", "str", "abs", "round", "isinstance",
@@ -96,6 +97,8 @@ class CallsMixin:
             return self.local_call(node, callee.func, args, None, st)
         if callee.kind == "class" and callee.cls is not None:
             return self.instantiate(node, callee.cls, args, st)
+        if callee.key and self.unpickled(callee):
+            self.fn.modulelike.add(callee.key)  # an unpickled object called: a whole model
         if self.is_model(callee):
             return self.forward(node, callee, args, st)
         if callee.kind == "module":  # a loss or other parameter-free layer
@@ -145,12 +148,13 @@ class CallsMixin:
         if value.kind == "module":
             return value.has_params is not False
         if value.kind == "unknown" and value.key:
-            if value.key in self.fn.modulelike:
-                return True
-            if value.mode and any(kind == LOADED for kind, _ in value.mode):
-                self.fn.modulelike.add(value.key)  # an unpickled object called: a whole model
-                return True
+            return value.key in self.fn.modulelike
         return False
+
+    @staticmethod
+    def unpickled(value: Value) -> bool:
+        """What ``torch.load`` gave back (a whole model, a state dict, a tensor)."""
+        return value.kind == "unknown" and bool(value.mode) and any(kind == LOADED for kind, _ in value.mode)
 
     def hand_out(self, args, st: Optional[State] = None) -> None:
         """A model passed to an opaque callable may be run with gradients there, or have
@@ -312,6 +316,16 @@ class CallsMixin:
         if recv.kind == "import" and recv.qual:
             return self.api_call(node, f"{recv.qual}.{meth}", args, st)
         if recv.kind == "class" and recv.cls is not None:
+            if meth in _CLASS_LOADERS and recv.cls.is_module:  # Net.load_from_checkpoint(path): a Net
+                # HF from_pretrained returns eval mode; a Lightning checkpoint or a config builds
+                # the module afresh (training mode); another library's loader: not known
+                if meth == "from_pretrained":
+                    mode = frozenset({(EVAL, node)}) if recv.cls.is_hf_model else UNKNOWN_ATOMS
+                else:
+                    mode = TRAIN_ATOMS
+                if (EVAL, node) in mode:
+                    self.o.setter_loops[node] = tuple(self.loops)
+                return Value("module", cls=recv.cls, mode_dep=self.o.class_mode_dep(recv.cls), mode=mode)
             return UNKNOWN_VALUE
         # an attribute holding a model: self.encoder(x)
         if key is not None:
@@ -322,7 +336,7 @@ class CallsMixin:
                     and meth not in torchapi.MODULE_API and recv.has_params is not False:
                 # model.fc(x), model.forward_features(x) on a module of a library class: a part
                 # (or a method) of the model runs
-                return self.forward(node, Value("module", key=f"{key}.{meth}"), args, st)
+                return self.forward(node, recv, args, st)
             if callee.kind == "module":
                 return self.op([v for _, v in args], st, node, "a loss")
             if callee.kind == "unknown" and (self.from_init(callee.key) or self.from_params(callee)):
@@ -415,7 +429,7 @@ class CallsMixin:
         return result.with_(tensor=out)
 
     def backward(self, node, fact: Optional[TensorFact], st: State) -> None:
-        self.record("backwards", node, Backward(node, self.fn, fact))
+        self.record("backwards", node, Backward(node, self.fn, fact, guarded=self.guarded))
         self.grad_use()
         self.training_step(st, optimizer=False)
 
@@ -458,7 +472,7 @@ class CallsMixin:
         if factory_mode is not None:
             mode = frozenset({(EVAL, node)}) if factory_mode == "eval" else TRAIN_ATOMS
             self.o.setter_loops[node] = tuple(self.loops)
-            return Value("module", mode=mode)
+            return Value("module", mode=mode, mode_dep=torchapi.factory_mode_dep(qual))
         if torchapi.is_optimizer_class(qual):
             return self.optimizer(node, args, st)
         if torchapi.is_scheduler_class(qual):
@@ -518,8 +532,12 @@ class CallsMixin:
                         break
                     if v.mode_dep is None:
                         mode_dep = None
-                elif v.kind == "list":
-                    mode_dep = None if mode_dep is False else mode_dep
+                elif v.kind == "list":  # nn.ModuleList([Block(...) for _ in range(n)])
+                    if v.mode_dep is True:
+                        mode_dep = True
+                        break
+                    if v.mode_dep is None:
+                        mode_dep = None
                 elif v.kind not in ("number",):
                     mode_dep = None
         else:

@@ -113,6 +113,7 @@ class Backward:
     node: cst.Call
     fn: object
     fact: Optional[object]        # TensorFact of the tensor differentiated
+    guarded: bool = False         # inside `try: ... except RuntimeError:` (the error is expected)
 
 
 @dataclass(eq=False)

@@ -55,6 +55,9 @@ class ExpressionsMixin:
     def _sequence(self, node, st: State) -> Value:
         values = [self.ev(e.value, st) for e in node.elements]
         out = self.collection(values)
+        if out.kind == "list" and values and all(v.kind == "module" for v in values):
+            deps = {v.mode_dep for v in values}  # [Block(), Block()]: mode-dependent if one is
+            out = out.with_(mode_dep=True if True in deps else (None if None in deps else False))
         if type(node) in (cst.Tuple, cst.List) and out.kind == "list" \
                 and not any(type(e) is cst.StarredElement for e in node.elements):
             out = out.with_(elements=tuple(values))  # `return model, optimizer`: each keeps its value
@@ -221,7 +224,7 @@ class ExpressionsMixin:
             if len(node.slice) == 1 and type(node.slice[0].slice) is cst.Slice:
                 return base
             return Value("param", key=base.sources[0][0] if base.sources else None)
-        if base.kind == "module" or (base.kind == "unknown" and self.is_model(base)):
+        if base.kind == "module" or (base.kind == "unknown" and self.is_model(base) and not self.unpickled(base)):
             key = key_of(node) if base.key else None
             if key is not None and base.key != key_of(node.value):
                 key = f"{base.key}.{key.rsplit('.', 1)[-1]}"
@@ -272,7 +275,8 @@ class ExpressionsMixin:
             return Value("params", sources=tuple((k, f or filtered) for k, f in source.sources))
         if elt.kind == "params":
             return elt.with_(sources=tuple((k, f or filtered) for k, f in elt.sources))
-        return Value("list", tensor=elt.tensor if elt.kind == "tensor" else None)
+        return Value("list", tensor=elt.tensor if elt.kind == "tensor" else None,
+                     mode_dep=elt.mode_dep if elt.kind == "module" else None)
 
     def element_of(self, iterable: Value) -> Value:
         element = self._element_of(iterable)
@@ -288,7 +292,8 @@ class ExpressionsMixin:
         if iterable.kind == "parts" or (iterable.kind == "module" and iterable.key):
             # for layer in model.children() / for block in self.blocks (a ModuleList): a part of
             # the model, in its mode
-            part = Value("module", key=f"{iterable.key}.item")
+            # running every element runs its dropout and batch norm: the container's say
+            part = Value("module", key=f"{iterable.key}.item", mode_dep=iterable.mode_dep if iterable.kind == "module" else None)
             return Value("tuple", elements=(NUMBER, part)) if iterable.elements else part
         if iterable.kind == "params":
             key = iterable.sources[0][0] if len(iterable.sources) == 1 else None

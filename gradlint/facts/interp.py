@@ -111,7 +111,7 @@ class FileInterpreter:
             if c.uses_training_flag:
                 return True
             for q, n in zip(c.base_quals, c.base_names):
-                if q in torchapi.MODULE_BASES or torchapi.module_base(q) is False:
+                if q in torchapi.MODULE_BASES or torchapi.module_base(q) is False or torchapi.layerless_base(q):
                     continue
                 if any(b.name == n for b in c.local_bases):
                     continue
@@ -143,6 +143,7 @@ class _Run(ExpressionsMixin, CallsMixin):
         self.exits: List[State] = []
         self.returns: Optional[Value] = None
         self.prepared: Dict[str, str] = {}   # model key -> how it was readied for inference here
+        self.guards: List[bool] = []         # enclosing `try`s: does one catch a RuntimeError?
         self.steps = 0                       # training steps seen so far (calls included)
         fn.locals = set()
 
@@ -319,7 +320,12 @@ class _Run(ExpressionsMixin, CallsMixin):
             return self.with_(node, st)
         if isinstance(node, (cst.Try, cst.TryStar)):
             returns_before = len(self.exits)
-            body = self.block(_block_statements(node.body), st.copy())
+            catches = any(self._catches_runtime_error(h) for h in node.handlers)
+            self.guards.append(catches)
+            try:
+                body = self.block(_block_statements(node.body), st.copy())
+            finally:
+                self.guards.pop()
             exc_entry = self.join(st, body)
             outs = []
             if node.orelse is not None and body is not None:
@@ -433,6 +439,19 @@ class _Run(ExpressionsMixin, CallsMixin):
             yield
         finally:
             self.regions.pop()
+
+    def _catches_runtime_error(self, handler) -> bool:
+        """``except RuntimeError`` (or Exception, or a bare ``except``): the error is expected."""
+        if handler.type is None:
+            return True
+        kinds = handler.type.elements if type(handler.type) is cst.Tuple else [handler.type]
+        names = {cst.Module([]).code_for_node(k.value if hasattr(k, "value") and type(k) is cst.Element else k)
+                 for k in kinds}
+        return bool(names & {"RuntimeError", "Exception", "BaseException"})
+
+    @property
+    def guarded(self) -> bool:
+        return any(self.guards)
 
     def _as_returned(self, value: Value, st: State) -> Value:
         """A returned model built here keeps the mode it has at the return (the callers see it)."""

@@ -76,6 +76,17 @@ _HF_NOT_MODULES = ("Config", "Tokenizer", "Processor", "Trainer", "Arguments", "
                    "FeatureExtractor", "Callback", "Collator", "Dataset", "Error")
 
 
+def layerless_base(qual: Optional[str]) -> bool:
+    """A module base class that holds no layers itself (LightningModule, an HF
+    ``*PreTrainedModel``, diffusers' ``ModelMixin``): what a subclass holds is its own."""
+    if not qual:
+        return False
+    last = qual.rsplit(".", 1)[-1]
+    if qual.startswith(LIGHTNING_PREFIXES):
+        return last in _LIGHTNING_MODULES
+    return qual.startswith(("transformers.", "diffusers.")) and last.endswith(("PreTrainedModel", "ModelMixin"))
+
+
 def module_base(qual: Optional[str]) -> Optional[bool]:
     """Whether a class named ``qual`` (as a base class) is an nn.Module: True, False (known
     not to be one), or None (a class this table does not know)."""
@@ -113,7 +124,7 @@ def model_factory_mode(qual: Optional[str]) -> Optional[str]:
     if not qual:
         return None
     for prefix in _TRAIN_MODE_FACTORY_PREFIXES:
-        if qual.startswith(prefix):
+        if qual.startswith(prefix) and (prefix.endswith(".") or qual == prefix):  # not hub.load_state_dict_from_url
             last = qual.rsplit(".", 1)[-1]
             if prefix == "torchvision.models." and not last[:1].islower():
                 return None  # weights enums and classes used as namespaces
@@ -124,6 +135,20 @@ def model_factory_mode(qual: Optional[str]) -> Optional[str]:
         owner = qual.rsplit(".", 2)[-2]
         if qual.startswith(_EVAL_ON_LOAD) and ("Model" in owner or "For" in owner or "Net" in owner):
             return "eval" if qual.endswith(".from_pretrained") else "train"
+    return None
+
+
+# torchvision's classification architectures, each with batch norm or dropout (or stochastic
+# depth); its vision transformers default to no dropout at all.
+_TORCHVISION_MODE_DEPENDENT = ("alexnet", "vgg", "resnet", "resnext", "wide_resnet", "densenet", "inception",
+                               "googlenet", "mobilenet", "mnasnet", "shufflenet", "squeezenet", "efficientnet",
+                               "regnet", "convnext", "swin", "maxvit")
+
+
+def factory_mode_dep(qual: Optional[str]) -> Optional[bool]:
+    """Whether a model a factory builds holds dropout or batch norm, where the factory says."""
+    if qual and qual.startswith("torchvision.models.") and qual.count(".") == 2:
+        return True if qual.rsplit(".", 1)[-1].startswith(_TORCHVISION_MODE_DEPENDENT) else None
     return None
 
 

@@ -148,7 +148,7 @@ def join_values(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
         return a
     if {a.kind, b.kind} == {"module", "unknown"}:  # a model on one path, nothing known on the other
         module, other = (a, b) if a.kind == "module" else (b, a)
-        return module.with_(key=module.key if module.key == other.key else None, mode_dep=None,
+        return module.with_(key=module.key if module.key == other.key else None,
                             bound_in=a.bound_in if a.bound_in is b.bound_in else None)
     if a.kind == b.kind == "tensor":
         return a.with_(tensor=a.tensor.join(b.tensor), key=a.key if a.key == b.key else None,

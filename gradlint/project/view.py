@@ -21,7 +21,7 @@ from ..discovery import discover
 from ..source import may_matter
 from .imports import ImportScan, scan_imports
 from .layout import Layout
-from .summary import ClassSummary, FunctionSummary, Site, value_in
+from .summary import ClassSummary, FunctionSummary, Site, digest, value_in
 
 _MAX_REEXPORT_DEPTH = 8
 _SCANS: Dict[str, tuple] = {}   # path -> ((mtime_ns, size), ImportScan), for this process
@@ -452,3 +452,38 @@ class _LiveSite:
 
     def __getattr__(self, name):
         return getattr(self.site, name)
+
+
+def upward_digest(view: "ProjectView", path: str) -> str:
+    """What a file's findings read from other files, as one hash: every call site in another
+    file that reaches one of its functions, and (since those sites' states are symbolic in
+    their callers' entries) the same for the callers, transitively. Its key stays the same
+    while those sites do, so an edit elsewhere that changes no call into the file keeps its
+    cached findings."""
+    runtime = view.runtimes.get(path)
+    if runtime is None:
+        return ""
+    parts: List[str] = []
+    seen: Set[str] = set()
+    stack = [fn for fn in runtime.functions.values() if fn.external_sites or fn.escapes_elsewhere]
+    while stack:
+        fn = stack.pop()
+        if fn.ref in seen:
+            continue
+        seen.add(fn.ref)
+        parts.append(f"{fn.ref}|{int(fn.escapes_elsewhere)}")
+        for site in fn.external_sites if fn.ref.startswith(runtime.module + ":") else fn.callsites:
+            parts.append(_site_digest(site))
+            stack.append(site.caller)
+    return digest(sorted(parts))
+
+
+def _site_digest(site) -> str:
+    data = {"caller": site.caller.ref, "args": site.args, "receiver": site.receiver,
+            "grad": sorted(site.grad), "trained": sorted(site.trained),
+            "modes": {k: sorted(map(str, v)) for k, v in sorted(site.modes.items())},
+            "loops": [loop.trains for loop in site.loops], "in_region": site.in_region,
+            "frozen": list(site.frozen),
+            "values": {k: (v.kind, getattr(v.cls, "ref", None), v.mode_dep) for k, v in sorted(site.values.items())
+                       if v is not None}}
+    return digest(data)

@@ -85,10 +85,12 @@ def _argument(site, param: str, depth: int, active):
         return arg
     caller, key = site.caller, (site.args or {}).get(param)
     if key and not caller.is_module_level:
+        if key in caller.params:  # what the caller's callers pass says the most
+            passed = _passed(caller, key, None, depth + 1, active)
+            if passed is not None and passed.kind == "module":
+                return passed
         if key in caller.modulelike:
             return Value("module", key=key)
-        if key in caller.params:
-            return _passed(caller, key, arg, depth + 1, active)
     return arg
 
 

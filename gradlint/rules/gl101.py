@@ -28,8 +28,8 @@ def check(facts):
     for event in inference_calls(facts):
         if any(r.optimizer_step for r in event.regions):
             continue  # test-time training runs in train mode on purpose
-        if mode_dependent(facts, event) is False:
-            continue  # no dropout or batch norm: eval() is good practice, not a fix
+        if mode_dependent(facts, event) is not True:
+            continue  # no dropout or batch norm (or none known): eval() is good practice, not a fix
         kinds = {kind for kind, _ in facts.resolve_modes(event.fn, event.modes)}
         if not kinds & {TRAIN, LOADED}:
             continue  # no evidence of training mode: a caller or a factory this file cannot see may set eval
@@ -38,8 +38,7 @@ def check(facts):
         region = event.regions[0]
         name = shown(event)
         if TRAIN in kinds:
-            why = ("its dropout and batch norm change the outputs" if mode_dependent(facts, event)
-                   else "any dropout or batch norm in it changes the outputs")
+            why = "its dropout and batch norm change the outputs"
             where = "" if kinds <= {TRAIN, NEW} else " on some paths"
             message = f"`{name}` runs in training mode{where} in this {region.label}"
             help = f"call `{name}.eval()` first: {why}"

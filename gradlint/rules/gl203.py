@@ -20,8 +20,8 @@ from . import Report, rule
       '`.backward()` on a value computed under `no_grad` / `inference_mode`.')
 def check(facts):
     for event in facts.events.backwards.values():
-        if event.fact is None:
-            continue
+        if event.fact is None or event.guarded:
+            continue  # unknown, or a `try` that expects the RuntimeError (a demonstration)
         if facts.resolve_tensor(event.fn, event.fact) == frozenset({"nograd"}):
             yield Report(event.node, "backward on a value computed under `no_grad`/`inference_mode` raises "
                                      "RuntimeError", None, "compute it with gradients on: it has no grad_fn")
