@@ -297,3 +297,74 @@ def test_an_unfreeze_helper_in_another_file(tmp_path):
             opt.step()
         """,
     }) == [(9, "GL305")]
+
+
+def test_param_groups_rewritten_by_hand_hold_the_new_parameters():
+    """accelerate's fp8 benchmarks swap layers, then map every param group's "params" to the new
+    parameters: the optimizer is no longer said to miss them."""
+    assert found("""
+        model = nn.Sequential(nn.Linear(4, 4))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        old = dict(model.named_parameters())
+        model[0] = nn.Linear(4, 4)
+        new = dict(model.named_parameters())
+        for group in opt.param_groups:
+            group["params"] = [new[n] for n in old]
+        opt.step()
+    """, "GL304") == []
+
+
+@pytest.mark.parametrize("source, expected", [
+    # legacy Variable: a new leaf; its `.cuda()` copy on the CUDA path is not one
+    ("""
+     from torch.autograd import Variable
+     v = Variable(torch.randn(3) * 1e-3, requires_grad=True)
+     if torch.cuda.is_available():
+         v = v.cuda()
+     opt = torch.optim.Adam([v])
+     """, [(4, "GL402")]),
+    ("""
+     from torch.autograd import Variable
+     v = Variable(torch.randn(3) * 1e-3, requires_grad=True)
+     opt = torch.optim.Adam([v])
+     """, []),
+])
+def test_gl402_legacy_variable_and_some_paths(source, expected):
+    assert found(source, "GL402") == expected
+
+
+@pytest.mark.parametrize("source, expected", [
+    # made on the GPU already by a helper: `.cuda()` returns the same leaf
+    ("""
+     from torch.autograd import Variable
+     def make(x):
+         return Variable(x.cuda(), requires_grad=True)
+     v = make(torch.randn(3))
+     v = v.cuda()
+     opt = torch.optim.SGD([v], lr=0.1)
+     """, []),
+    ("""
+     w = torch.zeros(3, device="cuda", requires_grad=True).cuda()
+     opt = torch.optim.SGD([w], lr=0.1)
+     """, []),
+    ("""
+     class M(nn.Module):
+         def __init__(self, device):
+             super().__init__()
+             self.a = nn.Parameter(torch.zeros(3, device=device)).to(device)
+             self.b = nn.Parameter(torch.zeros(3)).to(device)
+     """, [(5, "GL402")]),
+])
+def test_gl402_device_moves_of_tensors_already_on_the_device(source, expected):
+    assert found(source, "GL402") == expected
+
+
+def test_a_second_optimizer_built_for_the_new_layer_holds_it():
+    assert found("""
+        model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+        body_opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        model[1] = nn.Linear(4, 3)
+        head_opt = torch.optim.Adam(model[1].parameters())
+        body_opt.step()
+        head_opt.step()
+    """, "GL304") == []

@@ -249,7 +249,7 @@ class CallsMixin:
                                or any(v.kind == "optimizer" for _, v in args)):
             self.training_step(st, optimizer=True)
             if recv.kind == "optimizer":
-                self.optimizer_used(node, recv)
+                self.optimizer_used(node, recv, st)
             for model, _ in recv.sources if recv.kind == "optimizer" else ():
                 if model and (model in st.env or entry_ok(self.fn, model) or model in st.modes):
                     atoms = lookup_mode(st.modes, model, st.trained, entry_ok(self.fn, model))
@@ -393,7 +393,7 @@ class CallsMixin:
         if fact.atoms <= REQUIRES_GRAD and out is not None:
             out = TensorFact(out.atoms, node, f"a `.{meth}()` copy", cuda_only and meth == "to" and not (
                 target_dtype), False, target_dtype or fact.dtype, out.accum, out.cuts)
-            self.parameter_copy(node, fact, out)
+            self.leaf_converted(node, fact, out)
         return result.with_(tensor=out)
 
     def backward(self, node, fact: Optional[TensorFact], st: State) -> None:
@@ -445,7 +445,7 @@ class CallsMixin:
             return self.optimizer(node, args, st)
         if torchapi.is_scheduler_class(qual):
             return Value("scheduler")
-        if qual in torchapi.TENSOR_FACTORIES or qual == torchapi.PARAMETER:
+        if qual in torchapi.TENSOR_FACTORIES or qual in (torchapi.PARAMETER, torchapi.VARIABLE):
             copied = self.tensor_copy(node, qual, args, st)
             if copied is not None:
                 return copied
@@ -568,7 +568,7 @@ class CallsMixin:
         if callee.trains:
             for _, v in args:
                 if v.kind == "optimizer":
-                    self.optimizer_used(node, v)
+                    self.optimizer_used(node, v, st)
         result = callee.returns
         if isinstance(result, Value):
             return self.returned(result, callee, mapping, st, node)

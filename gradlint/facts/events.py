@@ -188,8 +188,10 @@ class Events:
     inplace_updates: dict = field(default_factory=dict)    # GL403
     weight_uses: dict = field(default_factory=dict)        # GL402, by the creation node
     parameter_copies: dict = field(default_factory=dict)   # `.to()` copies of an nn.Parameter (GL402)
+    device_moves: dict = field(default_factory=dict)       # `.cuda()` / `.to(device)` of a leaf: made on the CPU?
     graph_cuts: dict = field(default_factory=dict)         # GL404
     optimizer_misses: dict = field(default_factory=dict)   # GL304 / GL305, by (node, code)
+    cleared_misses: set = field(default_factory=set)       # misses whose optimizer's groups were rewritten
     external_calls: list = field(default_factory=list)     # CallSites of other files' functions
     external_escapes: set = field(default_factory=set)     # refs of other files' functions passed around
     constructions: set = field(default_factory=set)        # calls that looked like model runs but built one

@@ -42,6 +42,14 @@ def _overlap(a: str, b: str) -> bool:
     return _under(a, b) or _under(b, a)
 
 
+def _names_params(target: cst.Subscript) -> bool:
+    """``group["params"]``: the parameters of an optimizer's param group."""
+    if len(target.slice) != 1 or type(target.slice[0].slice) is not cst.Index:
+        return False
+    index = target.slice[0].slice.value
+    return type(index) is cst.SimpleString and index.raw_value == "params"
+
+
 def _parent(key: str) -> str:
     return key.rsplit(".", 1)[0] if "." in key else key
 
@@ -84,6 +92,9 @@ class WeightsMixin:
         if base.kind in ("tensor", "param"):
             self.inplace_write(node, base, target.value, st, "an indexed assignment")
             return
+        if _names_params(target) or (base.key or "").endswith(".param_groups"):
+            self.groups_rewritten(st)  # `group["params"] = [...]`: an optimizer's parameters rewritten
+            return
         key = key_of(target)
         if key is not None and "." in key:
             self.replaced(node, key, value, st)
@@ -93,6 +104,8 @@ class WeightsMixin:
         """``obj.attr = v``: an ``nn.Parameter`` copy stored on a module (GL402), or a submodule
         replaced (GL304)."""
         node = stmt if stmt is not None else target
+        if target.attr.value == "param_groups":
+            self.groups_rewritten(st)
         owner_is_module = base.kind == "module" or (base.key in self.fn.modulelike if base.key else False)
         if value.kind == "tensor" and value.tensor is not None and owner_is_module \
                 and value.tensor.origin in self.events.parameter_copies:
@@ -114,11 +127,40 @@ class WeightsMixin:
         self.replaced(node, f"{owner.key}.{attr}", value, st)
 
     # -- GL402: tensors used as weights -------------------------------------------------------
-    def parameter_copy(self, node: cst.Call, source: TensorFact, copy: TensorFact) -> None:
-        """``nn.Parameter(...).to(device)``: the copy is a plain tensor, not a Parameter."""
+    def leaf_converted(self, node: cst.Call, source: TensorFact, copy: TensorFact) -> None:
+        """A conversion of a leaf that requires grad: ``nn.Parameter(...).to(device)`` is a plain
+        tensor, not a Parameter; a device move is a copy only when the leaf is known to be made
+        on the CPU (``.cuda()`` of a tensor already on the GPU returns it)."""
         origin = source.origin
         if type(origin) is cst.Call and self.imports.qualname(origin.func) == torchapi.PARAMETER:
             self.events.parameter_copies[node] = copy
+        meth = node.func.attr.value if type(node.func) is cst.Attribute else ""
+        dtype = any((self.imports.qualname(a.value) or "").rsplit(".", 1)[-1] in torchapi.DTYPE_NAMES
+                    for a in node.args)
+        if meth == "cuda" or (meth == "to" and not dtype):
+            self.events.device_moves[node] = self._made_on_cpu(origin, 0)
+
+    def _made_on_cpu(self, origin, depth: int) -> bool:
+        """A factory call without ``device=`` (a Parameter / Variable of one, arithmetic on them and
+        on numbers): a CPU tensor."""
+        if depth > 3:
+            return False
+        if type(origin) in (cst.Integer, cst.Float):
+            return True
+        if type(origin) is cst.BinaryOperation:
+            return self._made_on_cpu(origin.left, depth + 1) and self._made_on_cpu(origin.right, depth + 1)
+        if type(origin) is not cst.Call:
+            return False
+        qual = self.imports.qualname(origin.func)
+        if any(a.keyword is not None and a.keyword.value == "device" for a in origin.args):
+            return False
+        if qual in (torchapi.PARAMETER, torchapi.VARIABLE):
+            data = origin.args[0].value if origin.args and origin.args[0].keyword is None else None
+            return self._made_on_cpu(data, depth + 1)
+        if qual == "torch.tensor" or qual == "torch.as_tensor":
+            data = origin.args[0].value if origin.args else None
+            return type(data) in (cst.List, cst.Tuple, cst.Integer, cst.Float)
+        return qual in torchapi.TENSOR_FACTORIES and not qual.endswith("_like")
 
     def optimized_tensors(self, node: cst.Call, first, st: State) -> None:
         """Tensors listed in an optimizer's parameters (lists, tuples, param-group dicts)."""
@@ -166,6 +208,8 @@ class WeightsMixin:
         """``torch.tensor(t)`` of a tensor that may carry a graph: a new leaf, cut from it;
         ``torch.as_tensor(t)`` / ``torch.Tensor(t)`` of a tensor: the same graph. None: an
         ordinary factory call."""
+        if qual == torchapi.VARIABLE:  # `Variable(t, requires_grad=...)`: a new leaf, whatever `t` is
+            return self.tensor_factory(node, qual, args)
         first = arg_of(args, 0, "data")
         if first is None:
             return None
@@ -219,8 +263,24 @@ class WeightsMixin:
                 continue  # an optimizer of another model
             st.env[name] = opt.with_(misses=opt.misses + ((node, "GL305", key),))
 
-    def optimizer_used(self, node, opt: Value) -> None:
-        """A step of ``opt`` (or ``opt`` handed to a function that trains): its misses matter."""
+    def groups_rewritten(self, st: State) -> None:
+        """Some optimizer's parameter groups were rewritten by hand: which parameters any of them
+        now holds is not known, so none is said to miss any, on any path (a loop over
+        ``opt.param_groups`` runs at least once)."""
+        for name, opt in list(st.env.items()):
+            if opt.kind == "optimizer" and opt.misses:
+                self.events.cleared_misses.update(opt.misses)
+                st.env[name] = opt.with_(misses=())
+
+    def optimizer_used(self, node, opt: Value, st: State) -> None:
+        """A step of ``opt`` (or ``opt`` handed to a function that trains): its misses matter,
+        unless another optimizer, built after the miss, holds that part."""
         for miss, code, key in opt.misses:
+            if (miss, code, key) in self.events.cleared_misses:
+                continue
+            if any(other.kind == "optimizer" and (miss, code, key) not in other.misses
+                   and any(o and _overlap(key, o) for o, _ in other.sources)
+                   for other in st.env.values()):
+                continue
             self.record("optimizer_misses", (miss, code),
                         OptimizerMiss(miss, self.fn, code, key, opt.key or "the optimizer", node))

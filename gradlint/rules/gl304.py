@@ -113,7 +113,9 @@ for _ in range(3):
     optimizer.step()
 """,
     not_flagged="""
-- A replacement before the optimizer is built, or followed by a rebuild or `add_param_group`.
+- A replacement before the optimizer is built, or followed by a rebuild, `add_param_group`, a
+  second optimizer built for the new layer, or param groups rewritten by hand
+  (`group["params"] = ...`).
 - `.to()` / `.cuda()` / `.half()` (they move parameters in place), DDP / DataParallel /
   `torch.compile` wrappers (they share the parameters), parameter-free modules
   (`model.act = nn.ReLU()`), and a part of the same model moved around.

@@ -79,7 +79,9 @@ for epoch in range(4):
   frozen ones too (GL301 is about that), so GAN-style alternating `requires_grad_` toggles
   with unfiltered optimizers are fine.
 - Parts that were trainable when the optimizer was built, and unfreezes followed by a
-  rebuild or `add_param_group`.
+  rebuild, `add_param_group`, a second optimizer built for them, or param groups rewritten by
+  hand.
+- Freezes and unfreezes through a flag the analysis cannot read (`p.requires_grad = flag`).
 """,
     verifier="""
 At the unfreeze, the parameters whose `requires_grad` went from False to True are recorded;

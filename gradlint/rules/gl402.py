@@ -36,23 +36,31 @@ def check(facts):
     for origin, use in facts.events.weight_uses.items():
         fact = use.fact
         name = use.name
+        if facts.events.device_moves.get(origin) is False:
+            continue  # moved to the device, but it may be there already (then it is the same leaf)
         if use.use == "module":
             where = "on CUDA, " if fact.cuda_only else ""
             message = (f"`{name}` gets {fact.how} of an `nn.Parameter`: {where}the copy is a plain tensor, not a "
                        f"Parameter, so the module does not register it and no optimizer ever trains it; convert "
                        f"inside: `nn.Parameter(x.to(...))`")
-        elif facts.resolve_tensor(use.fn, fact) == frozenset({"nonleaf"}):
+        elif _computed(facts.resolve_tensor(use.fn, fact)):
+            paths = " on some paths" if "leaf_rg" in facts.resolve_tensor(use.fn, fact) else ""
             if fact.cuda_only:
-                message = (f"`{name}` is {fact.how} of a leaf: on CUDA it is a non-leaf and the optimizer raises "
-                           f"ValueError (can't optimize a non-leaf Tensor); create it on the device "
+                message = (f"`{name}` is {fact.how} of a leaf{paths}: on CUDA it is a non-leaf and the optimizer "
+                           f"raises ValueError (can't optimize a non-leaf Tensor); create it on the device "
                            f"(`torch.randn(..., device=device, requires_grad=True)`)")
             else:
-                message = (f"`{name}` is computed ({fact.how}), not a leaf: the optimizer raises ValueError "
+                message = (f"`{name}` is computed ({fact.how}){paths}, not a leaf: the optimizer raises ValueError "
                            f"(can't optimize a non-leaf Tensor); create the weight as a leaf (dtype and device "
                            f"in the factory, or `.detach().requires_grad_()`)")
         else:
             continue
         yield Report(origin, message, lambda o=origin, n=name: leaf_weight(facts, o, n))
+
+
+def _computed(atoms) -> bool:
+    """A non-leaf that requires grad, on every path or on some (a leaf that requires grad on the others)."""
+    return "nonleaf" in atoms and atoms <= {"nonleaf", "leaf_rg"}
 
 
 # -- fix -------------------------------------------------------------------------------------------
@@ -97,8 +105,9 @@ DOC = RuleDoc(
 Finds a computed tensor used as a trainable weight:
 - handed to an optimizer (`torch.optim.SGD([w])`, param-group dicts too) when `w` is not a
   leaf: a factory with `requires_grad=True` followed by a dtype or device conversion
-  (`torch.randn(3, requires_grad=True).double()`, `.to(device)`, `.cuda()`), or arithmetic on
-  a leaf (`torch.randn(3, requires_grad=True) * 0.01`);
+  (`torch.randn(3, requires_grad=True).double()`, `.to(device)`, `.cuda()`, also of a legacy
+  `Variable(..., requires_grad=True)`), or arithmetic on a leaf
+  (`torch.randn(3, requires_grad=True) * 0.01`), on every path or on some (`if cuda: w = w.cuda()`);
 - an `nn.Parameter(...)` converted afterwards and stored on a module
   (`self.w = nn.Parameter(torch.zeros(3)).to(device)`, `.double()`, `.cuda()`).
 The finding points at the creation.
@@ -129,8 +138,8 @@ optimizer = torch.optim.SGD([w], lr=0.1)
   (a `.to(device)` with a device variable is reported as CUDA-only).
 - `nn.Parameter(x.to(device))`, `torch.randn(..., device=device, requires_grad=True)`, and
   `.to(device).requires_grad_()` after the move: all leaves.
-- Legacy `Variable(t)`: on torch 2.13 it returns a new leaf (it no longer raises), so it is not
-  this rule's shape.
+- Legacy `Variable(t)` itself: on torch 2.13 it returns a new leaf, even of a computed `t` (it
+  no longer raises); only a conversion of it afterwards is reported.
 """,
     verifier="""
 The `ValueError` ("can't optimize a non-leaf Tensor") the optimizer raises, at the creation
