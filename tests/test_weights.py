@@ -368,3 +368,23 @@ def test_a_second_optimizer_built_for_the_new_layer_holds_it():
         body_opt.step()
         head_opt.step()
     """, "GL304") == []
+
+
+def test_a_method_that_replaces_a_part_of_self_is_a_helper_and_init_is_not():
+    facts = facts_of("""
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 2)
+
+            def reset_head(self, n):
+                self.fc = nn.Linear(4, n)
+
+        model = Net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        model.reset_head(3)
+        opt.step()
+    """)
+    methods = {fn.name: fn for fn in facts.scopes.functions}
+    assert methods["__init__"].replaces == set() and methods["reset_head"].replaces == {"self.fc"}
+    assert [e.key for e in facts.events.optimizer_misses.values()] == ["model.fc"]

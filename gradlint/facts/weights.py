@@ -237,7 +237,8 @@ class WeightsMixin:
                 return
         if "." not in key:
             return
-        if not self.fn.is_module_level and entry_ok(self.fn, key):
+        constructing = self.fn.name == "__init__" and key.startswith("self.")  # no optimizer holds it yet
+        if not self.fn.is_module_level and entry_ok(self.fn, key) and not constructing:
             self.fn.replaces.add(key)  # a helper that replaces a part of its argument or of self
         for name, opt in list(st.env.items()):
             if opt.kind != "optimizer" or not opt.sources:

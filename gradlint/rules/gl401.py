@@ -109,6 +109,13 @@ loss = (torch.randn(8, 16).double() @ w).pow(2).mean()
 loss.backward()
 print(w.grad)
 """,
+    not_flagged="""
+- `w -= lr * w.grad` (and `w.sub_()`, `w.add_()`) on a leaf: an in-place update keeps `w` the
+  same leaf, so `w.grad` is a leaf's gradient; outside `no_grad` the update itself raises
+  (GL403).
+- Tensors that called `.retain_grad()`, and `.to()` / `.float()` calls that return the same
+  tensor (a `.to(device)` with a device variable is reported as CUDA-only).
+""",
     verifier="""
 torch's `UserWarning` ("The .grad attribute of a Tensor that is not a leaf Tensor is
 being accessed") at the flagged line, and `.grad is None` there.
