@@ -86,6 +86,8 @@ class CallsMixin:
                 return self.op([v for _, v in args], st, node, "arithmetic")
             if bound is None and name == "super":
                 return Value("object", key="self")
+            if bound is None and name == "setattr":
+                self.set_attribute(node, args, st)
         callee = self.ev(func, st)
         return self.call_value(node, callee, args, st)
 
@@ -264,16 +266,23 @@ class CallsMixin:
             if flag is not False:
                 self.grad_use()
             return recv
+        if recv.kind in ("tensor", "param") and self.writes_in_place(meth):
+            self.inplace_write(node, recv, node.func.value, st, f"`.{meth}()`")
         if meth == "backward":
             self.backward(node, recv.tensor if recv.kind == "tensor" else None, st)
             return NUMBER
         if meth == "step" and (recv.kind == "optimizer" or self._optimizer_named(key)
                                or any(v.kind == "optimizer" for _, v in args)):
             self.training_step(st, optimizer=True)
+            if recv.kind == "optimizer":
+                self.optimizer_used(node, recv, st)
             for model, _ in recv.sources if recv.kind == "optimizer" else ():
                 if model and (model in st.env or entry_ok(self.fn, model) or model in st.modes):
                     atoms = lookup_mode(st.modes, model, st.trained, entry_ok(self.fn, model))
                     self.set_mode(st, model, after_step(atoms))
+            return NUMBER
+        if meth == "add_param_group" and recv.kind == "optimizer" and key:
+            st.env[key] = recv.with_(misses=())  # it now holds the new parameters
             return NUMBER
         if meth == "retain_grad" and recv.kind == "tensor" and key:
             fact = recv.tensor
@@ -425,7 +434,8 @@ class CallsMixin:
         out = result.tensor
         if fact.atoms <= REQUIRES_GRAD and out is not None:
             out = TensorFact(out.atoms, node, f"a `.{meth}()` copy", cuda_only and meth == "to" and not (
-                target_dtype), False, target_dtype or fact.dtype, out.accum)
+                target_dtype), False, target_dtype or fact.dtype, out.accum, out.cuts)
+            self.leaf_converted(node, fact, out)
         return result.with_(tensor=out)
 
     def backward(self, node, fact: Optional[TensorFact], st: State) -> None:
@@ -477,7 +487,10 @@ class CallsMixin:
             return self.optimizer(node, args, st)
         if torchapi.is_scheduler_class(qual):
             return Value("scheduler")
-        if qual in torchapi.TENSOR_FACTORIES or qual == torchapi.PARAMETER:
+        if qual in torchapi.TENSOR_FACTORIES or qual in (torchapi.PARAMETER, torchapi.VARIABLE):
+            copied = self.tensor_copy(node, qual, args, st)
+            if copied is not None:
+                return copied
             return self.tensor_factory(node, qual, args)
         if qual == "torch.load":  # a whole pickled model, a state dict, a tensor: known when used
             return Value("unknown", mode=frozenset({(LOADED, node)}))
@@ -560,7 +573,9 @@ class CallsMixin:
         if earlier is not None:  # a loop body seen again: frozen here on every pass
             frozen = frozen & earlier.frozen_before
         self.record("optimizers", node, OptimizerBuild(node, self.fn, sources, classes, frozen))
-        return Value("optimizer", sources=sources)
+        if st is not None:
+            self.optimized_tensors(node, first, st)
+        return Value("optimizer", sources=sources, frozen=tuple(sorted(frozen)))
 
     def tensor_factory(self, node, qual: str, args) -> Value:
         rg = arg_of(args, -1, "requires_grad")
@@ -596,6 +611,10 @@ class CallsMixin:
             receiver = "self"
         mapping = self.call_site(node, callee, args, receiver, st, skip_first=is_method)
         self.apply_summary(node, callee, mapping, receiver, st)
+        if callee.trains:
+            for _, v in args:
+                if v.kind == "optimizer":
+                    self.optimizer_used(node, v, st)
         result = callee.returns
         if isinstance(result, Value):
             return self.returned(result, callee, mapping, st, node)
@@ -656,6 +675,10 @@ class CallsMixin:
             mine = self.map_key(key, callee, mapping, receiver)
             if mine is not None:
                 self.freeze(node, mine, False, st)
+        for key in sorted(callee.replaces):
+            mine = self.map_key(key, callee, mapping, receiver)
+            if mine is not None:
+                self.replaced(node, mine, None, st)
 
     def substitute(self, atoms, callee: FunctionInfo, mapping, receiver, st: State, node) -> frozenset:
         """A callee's exit modes seen from the call: its entry atoms become the caller's state
@@ -702,7 +725,7 @@ class CallsMixin:
                 for g in st.grad:
                     atoms.add({"on": "nonleaf", "off": "nograd"}.get(g, "nonleaf_if_grad"))
                 fact = TensorFact(frozenset(atoms), fact.origin, fact.how, fact.cuda_only, fact.retained,
-                                  fact.dtype, frozenset())
+                                  fact.dtype, frozenset(), fact.cuts)
             return Value("tensor", tensor=fact)
         if result.kind in ("optimizer", "params", "number"):
             return Value(result.kind, sources=result.sources)

@@ -117,6 +117,55 @@ class Backward:
 
 
 @dataclass(eq=False)
+class InPlaceUpdate:
+    """An in-place write to a tensor or a parameter (``w -= ...``, ``w.add_()``, ``w[i] = ...``)."""
+
+    node: cst.CSTNode             # the statement, or the in-place call
+    fn: object
+    name: str
+    target: object                # Value of what is written (a tensor, or a module's parameter)
+    grad: frozenset               # grad mode at the write
+    how: str                      # "`-=`", "`.add_()`", "an indexed assignment"
+    frozen: bool = False          # the parameter's model may be frozen there
+
+
+@dataclass(eq=False)
+class WeightUse:
+    """A tensor used as a trainable weight: handed to an optimizer, or stored on a module as an
+    ``nn.Parameter`` copy (GL402). ``fact.origin`` is where it was created."""
+
+    node: cst.CSTNode             # the optimizer call, or the assignment that stores it
+    fn: object
+    name: str
+    fact: object                  # TensorFact of the weight
+    use: str                      # "optimizer" | "module"
+
+
+@dataclass(eq=False)
+class GraphCut:
+    """``torch.tensor(t)`` of a tensor that carries a graph: a new leaf (GL404)."""
+
+    node: cst.Call
+    fn: object
+    name: str
+    fact: object                  # TensorFact of the tensor copied
+
+
+@dataclass(eq=False)
+class OptimizerMiss:
+    """An optimizer stepped (or handed to a training function) after it stopped holding all the
+    parameters that train: a submodule replaced (GL304) or parameters unfrozen (GL305) after it
+    was built, with no rebuild and no ``add_param_group``."""
+
+    node: cst.CSTNode             # the replacement or unfreeze (or the helper call that does it)
+    fn: object
+    code: str                     # GL304 | GL305
+    key: str                      # the replaced submodule or the unfrozen part
+    optimizer: str                # the optimizer's name
+    use: cst.CSTNode              # the step (or call) that uses the optimizer afterwards
+
+
+@dataclass(eq=False)
 class Syntactic:
     """A finding decided by shape alone (GL102, GL202, GL302 misspellings)."""
 
@@ -139,6 +188,13 @@ class Events:
     accumulations: dict = field(default_factory=dict)
     backwards: dict = field(default_factory=dict)
     syntactic: dict = field(default_factory=dict)
+    inplace_updates: dict = field(default_factory=dict)    # GL403
+    weight_uses: dict = field(default_factory=dict)        # GL402, by the creation node
+    parameter_copies: dict = field(default_factory=dict)   # `.to()` copies of an nn.Parameter (GL402)
+    device_moves: dict = field(default_factory=dict)       # `.cuda()` / `.to(device)` of a leaf: made on the CPU?
+    graph_cuts: dict = field(default_factory=dict)         # GL404
+    optimizer_misses: dict = field(default_factory=dict)   # GL304 / GL305, by (node, code)
+    cleared_misses: set = field(default_factory=set)       # misses whose optimizer's groups were rewritten
     external_calls: list = field(default_factory=list)     # CallSites of other files' functions
     external_escapes: set = field(default_factory=set)     # refs of other files' functions passed around
     constructions: set = field(default_factory=set)        # calls that looked like model runs but built one

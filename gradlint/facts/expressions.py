@@ -362,8 +362,9 @@ class ExpressionsMixin:
             else:
                 atoms.add("nonleaf_if_grad" if must or entry_dep else ("unknown" if may or unknown_inputs else "plain"))
         accum = frozenset().union(*(f.accum for f in facts)) if facts else frozenset()
+        cuts = frozenset().union(*(f.cuts for f in facts)) if facts else frozenset()
         dtype = facts[0].dtype if facts else None
-        fact = TensorFact(frozenset(atoms), node, how, False, False, dtype, accum)
+        fact = TensorFact(frozenset(atoms), node, how, False, False, dtype, accum, cuts)
         return Value("tensor", tensor=fact)
 
 

@@ -17,6 +17,7 @@ import libcst as cst
 
 from . import torchapi, words
 from .calls import CallsMixin
+from .weights import WeightsMixin
 from .events import Accumulation, Freeze, LoopInfo, Region, RequiresGradSet, Syntactic
 from .expressions import ExpressionsMixin
 from .names import key_of, root_of
@@ -129,7 +130,7 @@ class FileInterpreter:
         return result
 
 
-class _Run(ExpressionsMixin, CallsMixin):
+class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
     """The interpretation of one function."""
 
     def __init__(self, owner: FileInterpreter, fn: FunctionInfo) -> None:
@@ -598,10 +599,11 @@ class _Run(ExpressionsMixin, CallsMixin):
             self.assign(target.value, UNKNOWN_VALUE, st, stmt)
             return
         if type(target) is cst.Subscript:  # d[k] = v replaces; d[k] += v accumulates (aug_assign)
-            self.ev(target.value, st)
+            base = self.ev(target.value, st)
             for el in target.slice:
                 if type(el.slice) is cst.Index:
                     self.ev(el.slice.value, st)
+            self.item_stored(target, base, value, st, stmt)
             return
         if type(target) is cst.Attribute and target.attr.value in _REQUIRES_GRAD_ATTRS:
             self.requires_grad_set(target, value, st, stmt)
@@ -611,7 +613,8 @@ class _Run(ExpressionsMixin, CallsMixin):
             self.ev(target, st) if type(target) is cst.Attribute else None
             return
         if type(target) is cst.Attribute:
-            self.ev(target.value, st)
+            base = self.ev(target.value, st)
+            self.attribute_stored(target, key, base, value, st, stmt)
         self.bind_key(key, value, st)
 
     def bind(self, target, value: Value, st: State, stmt) -> State:
@@ -672,8 +675,12 @@ class _Run(ExpressionsMixin, CallsMixin):
             key = key_of(target.value)
         if key is not None and isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)):
             self.accumulate(node, key, acc, value, st, node.value)
+        self.inplace_write(node, acc, target, st, node.operator)
         if isinstance(target, (cst.Name, cst.Attribute)) and key is not None:
             result = self.op([acc, value], st, node, "arithmetic")
+            if self.stays_leaf(acc):  # in place: a leaf stays the same leaf (under no_grad)
+                st.env[key] = acc.with_(key=key) if acc.kind != "param" else acc
+                return
             if result.kind == "tensor":
                 fact = result.tensor
                 if value.kind == "tensor" and self.loops:
@@ -798,6 +805,8 @@ class _Run(ExpressionsMixin, CallsMixin):
                 cls.unfreezes_self = True
             if st is not None:
                 st.frozen = frozenset(k for k in st.frozen if k != key and not k.startswith(key + "."))
+                if node is not None:
+                    self.unfrozen(node, key, st)
 
     # -- helpers -------------------------------------------------------------------------------
     def record(self, kind: str, node, event) -> None:

@@ -133,6 +133,7 @@ class FunctionInfo:
     uses_grad: bool = False          # backward, autograd.grad, .grad, requires_grad_
     freezes: Dict[str, bool] = field(default_factory=dict)  # key -> True when frozen on every path
     unfreezes: set = field(default_factory=set)
+    replaces: set = field(default_factory=set)     # keys of submodules it stores a new module at (GL304)
     modulelike: set = field(default_factory=set)   # keys used as modules (.eval(), .parameters()...)
     locals: set = field(default_factory=set)       # names bound in the function
     returns: Optional[object] = None

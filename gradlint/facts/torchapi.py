@@ -182,6 +182,7 @@ TENSOR_FACTORIES = frozenset({
     "torch.LongTensor",
 })
 PARAMETER = "torch.nn.Parameter"
+VARIABLE = "torch.autograd.Variable"   # legacy: on torch >= 0.4 a new leaf (requires_grad= sets the flag)
 
 # torch.* names that are not tensor operations.
 _NOT_TENSOR_OPS = frozenset({
@@ -219,6 +220,8 @@ DETACHING_METHODS = frozenset({"detach", "detach_"})
 # Conversions that may return the very same tensor (no copy, still a leaf).
 CONVERSIONS = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "long", "int",
                          "type", "contiguous", "type_as"})
+DTYPE_NAMES = frozenset({"float64", "double", "float16", "half", "bfloat16", "float32", "float", "int64", "long",
+                         "int32", "int", "int16", "int8", "uint8", "bool", "complex64", "complex128"})
 DTYPE_METHODS = {"float": "float32", "double": "float64", "half": "float16", "bfloat16": "bfloat16",
                  "long": "int64", "int": "int32"}
 NON_GRAD_ATTRS = frozenset({"shape", "dtype", "device", "is_leaf", "requires_grad", "ndim",

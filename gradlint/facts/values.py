@@ -81,6 +81,7 @@ class TensorFact:
     retained: bool = False                # .retain_grad() was called
     dtype: Optional[str] = None
     accum: FrozenSet[str] = frozenset()   # accumulators (GL501) this value was computed from
+    cuts: FrozenSet[cst.CSTNode] = frozenset()  # graph cuts (GL404: `torch.tensor(t)`) it was computed from
 
     def join(self, other: "TensorFact") -> "TensorFact":
         if self == other:
@@ -95,6 +96,7 @@ class TensorFact:
             retained=self.retained and other.retained,
             dtype=self.dtype if self.dtype == other.dtype else None,
             accum=self.accum | other.accum,
+            cuts=self.cuts | other.cuts,
         )
 
 
@@ -117,11 +119,14 @@ class Value:
     has_params: Optional[bool] = None
     sources: Tuple[Tuple[str, bool], ...] = ()  # params: (model key, filtered?) pairs
     bound_in: object = None           # innermost loop where this name was last bound fresh
-    frozen: Tuple[str, ...] = ()      # parts of a new module built frozen ("" = all of it)
+    frozen: Tuple[str, ...] = ()      # parts of a new module built frozen ("" = all of it); for an
+                                      # optimizer, the keys that were frozen when it was built
     init_modes: Tuple = ()            # (".sub", atoms): modes its __init__ set on parts of itself
     elements: Tuple = ()              # a tuple's elements ((values, indices) of x.max(1))
     data: str = ""                    # drawn from this evaluation split (`next(iter(test_loader))`)
     alias_of: Optional[str] = None    # `model = ctx.model`: the key this name was bound from
+    misses: Tuple = ()                # an optimizer's missing parameters: (node, code, key) of the
+                                      # replacement or unfreeze it does not know about (GL304/GL305)
 
     def with_(self, **changes) -> "Value":
         """A copy with some fields changed (dataclasses.replace, without its __init__ cost)."""
@@ -162,6 +167,7 @@ def join_values(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
             sources=a.sources if a.sources == b.sources else _join_sources(a.sources, b.sources),
             mode=(a.mode or frozenset()) | (b.mode or frozenset()) if (a.mode or b.mode) else None,
             bound_in=a.bound_in if a.bound_in is b.bound_in else None,
+            misses=a.misses + tuple(m for m in b.misses if m not in a.misses),
         )
     key = a.key if a.key == b.key else None
     if "tensor" in (a.kind, b.kind) and {a.kind, b.kind} <= {"tensor", "number", "unknown"}:

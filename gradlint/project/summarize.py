@@ -65,6 +65,8 @@ def function_data(facts, fn) -> dict:
         data["freezes"] = sorted(fn.freezes)
     if fn.unfreezes:
         data["unfreezes"] = sorted(fn.unfreezes)
+    if fn.replaces:
+        data["replaces"] = sorted(fn.replaces)
     if fn.modulelike:
         data["modulelike"] = sorted(fn.modulelike)
     if fn.locals:

@@ -146,6 +146,7 @@ class FunctionSummary:
         self.exit_modes = {k: atoms_in(v) for k, v in data.get("exit_modes", {}).items()}
         self.freezes = {k: True for k in data.get("freezes", ())}
         self.unfreezes = set(data.get("unfreezes", ()))
+        self.replaces = set(data.get("replaces", ()))
         self.modulelike = set(data.get("modulelike", ()))
         self.locals = set(data.get("locals", ()))
         self.escapes = data.get("escapes", False)

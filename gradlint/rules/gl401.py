@@ -7,15 +7,15 @@ measures.
 
 from __future__ import annotations
 
-from typing import List, Tuple, Union
+from typing import List, Union
 import re
 
 import libcst as cst
 
-from ..facts import torchapi
 from ..docs import RuleDoc, UNSAFE_FIX
 from ..fixes import Edit, Fix, NotFixable
-from ..fixes.cst_tools import code_of, enclosing_statement, expression, path_to, scan_names, statement, torch_ref
+from ..fixes.cst_tools import code_of, enclosing_statement, expression, path_to, scan_names, statement
+from ..fixes.factories import into_factory
 from ..verify import CONFIRMED, NOT_REPRODUCED
 from ..verify.effects import Outcome, effect, scan, times
 from ..verify.observations import Anchor, Observations
@@ -42,86 +42,13 @@ def check(facts):
 
 
 # -- fix -------------------------------------------------------------------------------------------
-_DTYPES = {"float64", "double", "float16", "half", "bfloat16", "float32", "float", "int64", "long", "int32"}
-
-
-def _kwarg(name: str, value: cst.BaseExpression) -> cst.Arg:
-    return cst.Arg(keyword=cst.Name(name), value=value,
-                   equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                                         whitespace_after=cst.SimpleWhitespace("")),
-                   comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-
-
-def _moved_kwargs(facts, conversion: cst.Call, factory: cst.Call, imports: list
-                  ) -> Union[List[Tuple[str, cst.BaseExpression]], str]:
-    """(keyword, value) pairs that make the factory produce what the conversion produced, or why
-    not; modules the new code needs go into ``imports``."""
-    method = conversion.func.attr.value
-    table = facts.scopes.imports
-    if method in torchapi.DTYPE_METHODS:
-        if conversion.args:
-            return "the conversion takes arguments"
-        dtype = torchapi.DTYPE_METHODS[method]
-        base = factory.func.value if isinstance(factory.func, cst.Attribute) else None
-        if base is not None and table.qualname(base) == "torch":
-            return [("dtype", expression(f"{code_of(base)}.{dtype}"))]
-        ref, needed = torch_ref(facts.module, dtype)
-        imports.extend(needed)
-        return [("dtype", expression(ref))]
-    if method == "cuda":
-        if len(conversion.args) > 1 or (conversion.args and conversion.args[0].keyword is not None):
-            return "`.cuda()` takes keyword arguments here"
-        return [("device", conversion.args[0].value if conversion.args else cst.SimpleString('"cuda"'))]
-    if method == "to":
-        pairs = []
-        for arg in conversion.args:
-            if arg.star:
-                return "`.to()` takes starred arguments"
-            if arg.keyword is not None:
-                if arg.keyword.value not in ("device", "dtype"):
-                    return f"`.to()` takes `{arg.keyword.value}=`"
-                pairs.append((arg.keyword.value, arg.value))
-                continue
-            qual = table.qualname(arg.value) or ""
-            is_dtype = qual.startswith("torch.") and qual.rsplit(".", 1)[-1] in _DTYPES
-            pairs.append(("dtype" if is_dtype else "device", arg.value))
-        if not pairs or len({k for k, _ in pairs}) != len(pairs):
-            return "`.to()` arguments are not a device and a dtype"
-        return pairs
-    return f"`.{method}()` cannot move into the factory"
-
-
-def _into_factory(facts, event, conversion: cst.Call) -> Union[Fix, NotFixable, None]:
-    func = conversion.func
-    if not isinstance(func, cst.Attribute) or not isinstance(func.value, cst.Call):
-        return None
-    factory = func.value
-    if facts.scopes.imports.qualname(factory.func) not in torchapi.TENSOR_FACTORIES:
-        return None
-    keywords = [a.keyword.value for a in factory.args if a.keyword is not None]
-    if "requires_grad" not in keywords:
-        return None
-    imports: list = []
-    pairs = _moved_kwargs(facts, conversion, factory, imports)
-    if isinstance(pairs, str):
-        return NotFixable(pairs)
-    if any(k in keywords for k, _ in pairs):
-        return NotFixable("the factory already sets the same argument")
-    where = keywords.index("requires_grad") + sum(1 for a in factory.args if a.keyword is None)
-    args = list(factory.args)
-    new_call = factory.with_changes(args=args[:where] + [_kwarg(k, v) for k, v in pairs] + args[where:])
-    shown = ", ".join(f"{k}={code_of(v)}" for k, v in pairs)
-    return Fix((Edit(conversion, lambda updated: new_call),),
-               f"create `{event.name}` as a leaf with `{shown}` in the factory", safe=False, imports=tuple(imports))
-
-
 def keep_grad(facts, event) -> Union[Fix, NotFixable]:
     fact = event.fact
     origin = fact.origin
     if origin is None:
         return NotFixable("where the tensor is computed is not known")
     if isinstance(origin, cst.Call):
-        moved = _into_factory(facts, event, origin)
+        moved = into_factory(facts, event.name, origin, safe=False)
         if moved is not None:
             return moved
     name = event.name
@@ -180,6 +107,13 @@ w = torch.randn(16, 2, dtype=torch.float64, requires_grad=True)
 loss = (torch.randn(8, 16).double() @ w).pow(2).mean()
 loss.backward()
 print(w.grad)
+""",
+    not_flagged="""
+- `w -= lr * w.grad` (and `w.sub_()`, `w.add_()`) on a leaf: an in-place update keeps `w` the
+  same leaf, so `w.grad` is a leaf's gradient; outside `no_grad` the update itself raises
+  (GL403).
+- Tensors that called `.retain_grad()`, and `.to()` / `.float()` calls that return the same
+  tensor (a `.to(device)` with a device variable is reported as CUDA-only).
 """,
     verifier="""
 torch's `UserWarning` ("The .grad attribute of a Tensor that is not a leaf Tensor is

@@ -33,6 +33,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from torch.nn.modules import module as nn_module
 
+from .monitors_weights import WeightWatch
 from .statements import MISSING, StatementIndex, resolve
 
 DETAILED_CALLS = 3          # per call site: saved bytes, reruns, BatchNorm deltas for the first calls
@@ -183,6 +184,7 @@ class Monitor:
         self._stack: List[Optional[dict]] = []
         self._handles = []
         self._restore = []
+        self.weights = WeightWatch(self)
 
     # -- where: the program's own frames ---------------------------------------------------
     def program_path(self, filename: str) -> Optional[str]:
@@ -234,6 +236,7 @@ class Monitor:
 
         warnings._showwarnmsg = show
         self._restore.append(lambda: setattr(warnings, "_showwarnmsg", original_show))
+        self.weights.install()
         sys.settrace(self._trace_call)
 
     def uninstall(self) -> None:
@@ -558,6 +561,7 @@ class Monitor:
                 state["cuda_mem"] = torch.cuda.memory_allocated()
             if obj is not MISSING:
                 state["subject"] = self._describe(obj, key if phase == "after" else None)
+            self.weights.statement(frame, key, phase, subject)
             if phase == "before":
                 self.probe_counts[key] += 1
                 pair = {"seq": self.seq, "path": path, "line": line, "before": state,
@@ -637,6 +641,7 @@ class Monitor:
             "optimizers": list(self.optimizers.values()),
             "movement": movement,
             "cuda_used": bool(torch.cuda.is_initialized()),
+            **self.weights.results(),
         }
 
 

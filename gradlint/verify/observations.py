@@ -27,7 +27,8 @@ class Observations:
         self.forwards: List[dict] = sorted(result.get("forwards", []), key=lambda r: r["seq"])
         self.forward_calls: Dict[Anchor, int] = {(p, ln): n for p, ln, n in result.get("forward_totals", [])}
         self._by_line: Dict[str, Dict[Anchor, list]] = {}
-        for name in ("forwards", "probes", "exceptions", "warnings", "optimizers", "movement"):
+        for name in ("forwards", "probes", "exceptions", "warnings", "optimizers", "movement",
+                     "param_changes", "param_orphans", "tensor_copies", "attr_targets"):
             table: Dict[Anchor, list] = defaultdict(list)
             for item in result.get(name, []) or []:
                 table[(item.get("path"), item.get("line"))].append(item)
