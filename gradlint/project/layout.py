@@ -67,6 +67,9 @@ class Layout:
 
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
+        # Without a marker the "project" is a script's own folder (``/tmp/x.py``): its files, not
+        # every folder below it.
+        self.marked = any(os.path.exists(os.path.join(self.root, m)) for m in ROOT_MARKERS)
         self._found = {}
         self._folders = {}
 

@@ -181,8 +181,17 @@ class ProjectView:
         return self._deps[path]
 
     def all_files(self) -> List[str]:
+        """The project's Python files (the callers of a linted file are among them)."""
         if self._all_files is None:
-            self._all_files = sorted(os.path.abspath(p) for p in discover([self.root], suffixes=(".py",)))
+            if self.layout.marked:
+                self._all_files = sorted(os.path.abspath(p) for p in discover([self.root], suffixes=(".py",)))
+            else:
+                try:
+                    names = os.listdir(self.root)
+                except OSError:
+                    names = []
+                self._all_files = sorted(os.path.join(self.root, n) for n in names
+                                         if n.endswith(".py") and os.path.isfile(os.path.join(self.root, n)))
         return self._all_files
 
     def importers(self, path: str) -> Set[str]:

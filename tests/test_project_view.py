@@ -1,0 +1,147 @@
+"""The project view on its own: roots, module names, the import scan, import resolution,
+the analysis set and its order, which files are PyTorch code, and the upward digest."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+from gradlint.engine import lint_paths
+from gradlint.project.imports import scan_imports
+from gradlint.project.layout import Layout, module_name, project_root
+from gradlint.project.lint import analyse
+from gradlint.project.view import ProjectView, upward_digest
+
+
+def tree(root: Path, files: dict) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return root
+
+
+def test_roots_and_module_names(tmp_path):
+    tree(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "", "pkg/sub/__init__.py": "", "pkg/sub/mod.py": "",
+                    "scripts/run.py": ""})
+    assert project_root(str(tmp_path / "pkg" / "sub")) == str(tmp_path)
+    assert module_name(str(tmp_path / "pkg" / "sub" / "mod.py")) == ("pkg.sub.mod", str(tmp_path))
+    assert module_name(str(tmp_path / "pkg" / "__init__.py")) == ("pkg", str(tmp_path))
+    assert module_name(str(tmp_path / "scripts" / "run.py")) == ("run", str(tmp_path / "scripts"))
+
+
+def test_import_scan_reads_every_form():
+    scan = scan_imports(textwrap.dedent("""
+        import torch.nn as nn, os
+        from . import utils
+        from ..models import (Net,
+            Head as H)
+        from .data import *
+        def f():
+            from tensorflow import keras
+    """))
+    assert scan.modules == ("torch.nn", "os", ".utils", "..models", "..models.Net", "..models.Head", ".data",
+                            "tensorflow", "tensorflow.keras")
+    assert scan.torch and scan.other_framework
+
+
+def test_imports_resolve_to_project_files(tmp_path):
+    tree(tmp_path, {"setup.cfg": "", "pkg/__init__.py": "from .models import Net\n", "pkg/models.py": "",
+                    "pkg/train.py": "", "src/lib/__init__.py": "", "src/lib/core.py": "", "tools/helper.py": "",
+                    "tools/run.py": ""})
+    layout = Layout(str(tmp_path))
+    train = str(tmp_path / "pkg" / "train.py")
+    assert layout.resolve(train, ".models.Net") == (str(tmp_path / "pkg" / "models.py"), "pkg.models", "Net")
+    assert layout.resolve(train, "pkg.models") == (str(tmp_path / "pkg" / "models.py"), "pkg.models", "")
+    assert layout.resolve(train, "lib.core.f")[0] == str(tmp_path / "src" / "lib" / "core.py")  # a src/ layout
+    assert layout.resolve(str(tmp_path / "tools" / "run.py"), "helper.x")[0] == str(tmp_path / "tools" / "helper.py")
+    assert layout.resolve(train, "torch.nn") is None  # installed packages are known by tables, never read
+
+
+PROJECT = {
+    "pyproject.toml": "",
+    "models.py": """
+        import torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+            def forward(self, x):
+                return self.body(x)
+    """,
+    "utils.py": """
+        def evaluate(model, loader):
+            return [model(x) for x in loader]
+    """,
+    "train.py": """
+        import torch
+        from models import Net
+        from utils import evaluate
+        model = Net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        opt.step()
+        evaluate(model, [torch.randn(2, 4)])
+    """,
+    "tf_eval.py": """
+        import tensorflow as tf
+        def validate(net, batches):
+            return [net(x) for x in batches]
+    """,
+    "cli.py": """
+        import train
+    """,
+}
+
+
+def view_of(root: Path):
+    view = ProjectView(str(root))
+    order = view.analysis_set([str(root / "utils.py")])
+    for path in order:
+        analyse(view, path, False, path)
+    view.link_calls()
+    return view, order
+
+
+def test_analysis_set_takes_importers_and_their_imports_in_order(tmp_path):
+    tree(tmp_path, PROJECT)
+    view, order = view_of(tmp_path)
+    names = [os.path.basename(p) for p in order]
+    assert set(names) == {"utils.py", "train.py", "models.py", "cli.py"}  # not tf_eval.py: unrelated
+    assert names.index("models.py") < names.index("train.py") < names.index("cli.py")
+    assert names.index("utils.py") < names.index("train.py")
+
+
+def test_pytorch_code_is_what_imports_torch_or_is_handed_models_by_it(tmp_path):
+    tree(tmp_path, PROJECT)
+    view = ProjectView(str(tmp_path))
+    for path in view.analysis_set([str(tmp_path / f) for f in ("utils.py", "tf_eval.py")]):
+        analyse(view, path, False, path)
+    view.link_calls()
+    torch_files = {os.path.basename(p) for p in view.pytorch_files()}
+    assert "utils.py" in torch_files and "train.py" in torch_files  # a torch-free helper given a model
+    assert "tf_eval.py" not in torch_files
+
+
+def test_the_upward_digest_follows_the_call_sites_only(tmp_path):
+    tree(tmp_path, PROJECT)
+    before = upward_digest(view_of(tmp_path)[0], str(tmp_path / "utils.py"))
+    (tmp_path / "train.py").write_text((tmp_path / "train.py").read_text() + "print('done')\n")
+    assert upward_digest(view_of(tmp_path)[0], str(tmp_path / "utils.py")) == before  # no call changed
+    text = (tmp_path / "train.py").read_text().replace("opt.step()\n", "opt.step()\nmodel.eval()\n")
+    (tmp_path / "train.py").write_text(text)
+    assert upward_digest(view_of(tmp_path)[0], str(tmp_path / "utils.py")) != before  # the caller's state
+
+
+def test_a_cycle_of_imports_is_analysed_once_each(tmp_path):
+    tree(tmp_path, {".git/HEAD": "", "a.py": "import torch\nfrom b import g\ndef f(m): return g(m)\n",
+                    "b.py": "from a import f\ndef g(m): return m\n"})
+    findings = lint_paths([str(tmp_path / "a.py"), str(tmp_path / "b.py")], jobs=1)
+    assert [f.code for f in findings if not f.code.startswith("GL")] == []
+
+
+def test_a_loose_script_folder_is_not_walked_below(tmp_path):
+    """No pyproject.toml, setup.cfg or .git: the project is the script's folder, not all below it."""
+    tree(tmp_path, {"x.py": "import torch\n", "deep/inner.py": "import x\n"})
+    view = ProjectView(str(tmp_path))
+    assert [os.path.basename(p) for p in view.all_files()] == ["x.py"]
