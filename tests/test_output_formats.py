@@ -167,7 +167,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(project):
     assert ESC not in shown and json.loads(shown)["summary"]["problems"] == 2
 
 
-def test_exit_status_two_for_an_internal_error(tmp_path, monkeypatch):
+def test_an_internal_error_is_the_files_e903_and_the_run_goes_on(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
     import gradlint.engine
@@ -176,11 +176,13 @@ def test_exit_status_two_for_an_internal_error(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(gradlint.engine, "lint_source", broken)
+    monkeypatch.setattr(gradlint.engine, "_lint_module", broken)
     path = write(tmp_path, "evaluate.py", EVAL_BARE)
-    result = CliRunner().invoke(main, ["--isolated", "--jobs", "1", str(path)])
-    assert result.exit_code == 2
-    assert "internal error" in result.output and "ZeroDivisionError" in result.output
+    other = write(tmp_path, "plain.py", "def f(:\n")
+    result = CliRunner().invoke(main, ["--isolated", "--jobs", "1", str(path), str(other)])
+    assert result.exit_code == 1
+    assert "E903 gradlint could not analyse this file: internal error (ZeroDivisionError: a bug" in result.output
+    assert "plain.py:1:7: E999" in result.output
     monkeypatch.undo()
     result = CliRunner().invoke(main, ["--isolated", "--jobs", "1", str(path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 1 and "GL101" in result.output
