@@ -84,6 +84,7 @@ import torch
 import torch.nn as nn
 
 model = nn.Sequential(nn.Linear(16, 16), nn.Dropout(0.2), nn.Linear(16, 2))
+model.load_state_dict(torch.load("weights.pt"))
 
 
 def evaluate(model, loader):
@@ -92,12 +93,16 @@ def evaluate(model, loader):
         for x, y in loader:
             correct += (model(x).argmax(1) == y).sum().item()
     return correct
+
+
+print(evaluate(model, val_loader))
 """,
     use_instead="""
 import torch
 import torch.nn as nn
 
 model = nn.Sequential(nn.Linear(16, 16), nn.Dropout(0.2), nn.Linear(16, 2))
+model.load_state_dict(torch.load("weights.pt"))
 
 
 def evaluate(model, loader):
@@ -107,6 +112,9 @@ def evaluate(model, loader):
         for x, y in loader:
             correct += (model(x).argmax(1) == y).sum().item()
     return correct
+
+
+print(evaluate(model, val_loader))
 """,
     not_flagged="""
 - A caller that already calls `model.eval()` before calling the evaluation function.
@@ -133,8 +141,11 @@ evaluation function, or just before the evaluation loop. Where code after the re
 rely on training mode (the region runs inside a training loop, its function is called
 from one, or its callers are outside the file), the previous mode is restored:
 `was_training = model.training` before, `model.train(was_training)` after, in
-`try/finally` when the function can return early. Not fixable when the model is bound
-inside the region (a loop variable). Unsafe because the outputs change.
+`try/finally` when the function can return early. Not fixable when the model is not
+known to be an `nn.Module` (only its name says so), is bound inside the region (a loop
+variable), or when the region trains or turns gradients back on (`backward()`, an
+optimizer step, `torch.enable_grad()`): there it is not only inference. Unsafe because
+the outputs change.
 """,
 )
 
