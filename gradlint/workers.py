@@ -16,6 +16,7 @@ recursion limit, for the files whose nesting the ordinary stack cannot follow.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -49,11 +50,11 @@ def default_jobs() -> int:
 
 def failure_of(exc: BaseException) -> Failure:
     """The ``Failure`` for an exception raised by gradlint itself: its type, message and the
-    innermost frame inside gradlint, so the report can be acted on."""
+    innermost frame inside gradlint (else the innermost frame), so the report can be acted on."""
     if isinstance(exc, MemoryError):
         return Failure("not enough memory to analyse it")
     frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if f"{os.sep}gradlint{os.sep}" in f.filename] or frames
+    ours = [f for f in frames if f"{os.sep}gradlint{os.sep}" in f.filename and f.filename != __file__] or frames
     where = f" at {_short(ours[-1].filename)}:{ours[-1].lineno}" if ours else ""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return Failure(f"internal error ({type(exc).__name__}{': ' + text[:200] if text else ''}{where}); "
@@ -99,6 +100,7 @@ def _die_with_parent(parent: int) -> None:
 def _worker(conn, parent: int) -> None:
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    faulthandler.disable()  # a crash is reported as its task's Failure, not as a dump on stderr
     while True:
         try:
             message = conn.recv()
