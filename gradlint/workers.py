@@ -83,14 +83,15 @@ def death_reason(exitcode: Optional[int]) -> str:
 
 # -- the worker process -------------------------------------------------------------------------
 
-def _die_with_parent(parent: int) -> None:
-    """Linux: the kernel kills this process when its parent dies, however it dies."""
+def die_with_parent(parent: int, sig: int = signal.SIGKILL) -> None:
+    """Linux: the kernel sends ``sig`` to this process when its parent dies, however it dies
+    (``PR_SET_PDEATHSIG``). Exits at once when ``parent`` is already gone."""
     if sys.platform.startswith("linux"):
         try:
             import ctypes
 
             libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+            libc.prctl(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
     if os.getppid() != parent:  # the parent died before the line above
@@ -98,7 +99,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _worker(conn, parent: int) -> None:
-    _die_with_parent(parent)
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     faulthandler.disable()  # a crash is reported as its task's Failure, not as a dump on stderr
     while True:

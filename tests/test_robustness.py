@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import stat
 import subprocess
-import sys
 import textwrap
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -27,7 +24,6 @@ from conftest import PYTHON, ROOT, parse_lines, run_env, write
 from gradlint.autofix import fix_text
 from gradlint.cli import main
 from gradlint.engine import lint_file, lint_paths, lint_text
-from gradlint.selection import Selection
 
 GOOD = "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * x\nprint(y.grad)\n"  # GL401 at 4:7
 
