@@ -490,3 +490,16 @@ def test_fix_in_a_read_only_folder_is_reported_per_file(tmp_path, monkeypatch):
     assert "m.py:1:1: E902 cannot write the fixes: Permission denied; the file is unchanged" in result.stdout
     assert path.read_text().endswith("m.eval\n") and other.read_text().endswith("m.eval()\n")
     assert "Fixed 1 problem in 1 file" in result.stdout
+
+
+def test_the_json_and_sarif_reports_carry_e903_as_documented(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    write(tmp_path, "deep.py", "import torch\nok = " + " and ".join(["a"] * 12000) + "\n")
+    write(tmp_path, "good.py", GOOD)
+    result = cli("--no-cache", "--output-format", "json", str(tmp_path))
+    report = json.loads(result.stdout)
+    assert [e["code"] for e in report["errors"]] == ["E903"]
+    schema = json.loads((ROOT / "docs" / "gradlint-report.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema)
+    sarif = json.loads(cli("--no-cache", "--output-format", "sarif", str(tmp_path)).stdout)
+    assert "E903" in json.dumps(sarif["runs"][0]["invocations"])
