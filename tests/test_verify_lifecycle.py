@@ -98,6 +98,21 @@ def test_killing_gradlint_kills_the_program_and_its_children(tmp_path):
     assert gone(program) and gone(spawned)
 
 
+def test_killing_gradlint_verify_kills_its_fixture_servers_and_their_jobs(tmp_path):
+    write(tmp_path, "GL101/good_hangs.py", SPAWNS.format(sleep=300))
+    proc = subprocess.Popen([PYTHON, "-m", "gradlint", "verify", "GL101/good_hangs.py"], cwd=tmp_path,
+                            env=run_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "spawned.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    spawned = int((tmp_path / "spawned.pid").read_text())
+    job = int(open(f"/proc/{spawned}/stat").read().rsplit(")", 1)[1].split()[1])
+    server = int(open(f"/proc/{job}/stat").read().rsplit(")", 1)[1].split()[1])
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert gone(server) and gone(job) and gone(spawned)
+
+
 LATE_FREEZE = """
     import torch
     import torch.nn as nn
