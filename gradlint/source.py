@@ -18,10 +18,11 @@ import tokenize
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-# The largest file gradlint parses. libcst needs about 570 bytes of memory per byte of
-# source (a 1.4 MB file of torch's tests peaks at 785 MB), so a 50 MB file would need some
-# 28 GB; the largest .py file of torch 2.13 is 1.4 MB.
-MAX_FILE_SIZE = 4 << 20
+# The largest file gradlint parses. libcst needs about 2-3 KB of memory per token: 570
+# bytes per byte of ordinary code (torch's largest .py file, 1.3 MiB, peaks at 785 MB) and
+# 1.4 KB per byte of a dense list literal (1 MiB of `1, 1, ...`: 1.4 GB, 50 s). At 2 MiB
+# the worst case stays under 3 GB per worker; a 50 MB file would have needed 28 GB or more.
+MAX_FILE_SIZE = 2 << 20
 # Notebooks: the JSON holds outputs (images, tables), so its own limit is larger; the code
 # cells it yields are held to MAX_FILE_SIZE like a .py file.
 MAX_NOTEBOOK_SIZE = 64 << 20
