@@ -220,20 +220,24 @@ def python_parse(text: str) -> ast.AST:
 
 # A file under all of these is parsed the ordinary way; over any, the careful way: Python's
 # parser judges it first, and libcst and the analysis run on a thread with a large stack.
+# libcst's native parser overflows the ordinary 8 MiB stack at about 1,300 levels of
+# nesting, and each level takes at least one character of code (`-` in `------1`).
 DEEP_BRACKETS = 40
-DEEP_LOGICAL_LINE = 20000   # characters in one logical line
+DEEP_LOGICAL_LINE = 1000    # characters of code in one logical line (a string or comment counts as one)
 DEEP_ELIFS = 200            # `elif` branches in the file
 # libcst nests an `and`/`or` chain one level per operand where Python keeps it flat: past
 # this many operands even the large stack would not do, so the file is not analysed.
 MAX_BOOL_CHAIN = 10000
 
-_STRUCTURE = re.compile(r"[(\[{]|[)\]}]|\\\r?\n|\r\n|\n|\r")
+# Strings and comments (skipped whole), brackets, and line ends (a backslash continues one).
+_STRUCTURE = re.compile(r'''"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|#[^\r\n]*'''
+                        r"|[(\[{]|[)\]}]|\\\r?\n|\r\n|\n|\r")
 
 
 @dataclass(frozen=True)
 class Nesting:
-    """Upper bounds on how deep a text nests, from a scan that does not tokenize (brackets
-    in strings count too, which can only make a file look deeper than it is)."""
+    """Upper bounds on how deep a text nests, from a scan that does not tokenize: the deepest
+    brackets, the longest logical line in characters of code, the number of ``elif``."""
 
     brackets: int
     logical_line: int
@@ -246,23 +250,26 @@ class Nesting:
 
 
 def nesting(text: str) -> Nesting:
-    """The cheap scan: one regex over brackets and line ends (a few ms for a 1 MB file)."""
+    """The cheap scan: one regex over strings, comments, brackets and line ends (under a
+    millisecond for most files; 1.6 s for torch's 2,285 files)."""
     depth = deepest = 0
-    start = longest = 0
+    start = longest = skipped = 0
     for match in _STRUCTURE.finditer(text):
         c = match.group()
-        if c in "([{":
+        first = c[0]
+        if first in "([{":
             depth += 1
             if depth > deepest:
                 deepest = depth
-        elif c in ")]}":
+        elif first in ")]}":
             depth = max(0, depth - 1)
-        elif c[0] != "\\" and depth == 0:
-            end = match.start()
-            if end - start > longest:
-                longest = end - start
-            start = match.end()
-    longest = max(longest, len(text) - start)
+        elif first in "\r\n":
+            if depth == 0:
+                longest = max(longest, match.start() - start - skipped)
+                start, skipped = match.end(), 0
+        elif first != "\\":  # a string or a comment: one level at most, whatever its length
+            skipped += len(c) - 1
+    longest = max(longest, len(text) - start - skipped)
     return Nesting(deepest, longest, text.count("elif"))
 
 

@@ -75,10 +75,12 @@ def test_nesting_that_crashes_libcsts_parser_is_reported_and_the_run_goes_on(tmp
     """1,300 nested parentheses segfaulted libcst (exit 139, no output); 8,000 `elif`s too."""
     write(tmp_path, "deep.py", deep_parens(1300))
     write(tmp_path, "elifs.py", elif_chain(8000))
+    write(tmp_path, "minus.py", "import torch\nx = " + "-" * 10000 + "1\n")  # no brackets: one level a character
     write(tmp_path, "good.py", GOOD)
-    proc = gradlint("--no-cache", "deep.py", "elifs.py", "good.py", cwd=tmp_path)
+    proc = gradlint("--no-cache", "deep.py", "elifs.py", "minus.py", "good.py", cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
-    assert by_file(proc.stdout) == {("deep.py", "E999"), ("elifs.py", "E999"), ("good.py", "GL401")}
+    assert by_file(proc.stdout) == {("deep.py", "E999"), ("elifs.py", "E999"), ("minus.py", "E999"),
+                                    ("good.py", "GL401")}
     assert "too many nested parentheses" in proc.stdout
     assert "elifs.py:1:1: E999 SyntaxError: too deeply nested for Python's parser" in proc.stdout
 
