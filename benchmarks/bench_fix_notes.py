@@ -13,8 +13,8 @@ does), and the notes' cost over the plain lint. Targets belong here, not in test
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+
+from bench_lint import _median_seconds as median  # the same timing as bench_lint.py
 
 from gradlint.autofix import fix_text
 from gradlint.engine import lint_text
@@ -61,15 +61,6 @@ def script(lines: int, findings: int) -> str:
             parts.append("\n" + FINDINGS[made % len(FINDINGS)].format(i=made))
             made += 1
     return "".join(parts)
-
-
-def median(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(argv=None) -> int:

@@ -13,8 +13,8 @@ What a repository cannot do to it (a cache folder can be committed, so it is unt
 - redirect a write: nothing is opened through a symlink (``O_NOFOLLOW`` on every file,
   folders opened relative to their parent), nothing is written outside the folder, and
   a folder gradlint did not create is refused: gradlint only uses a folder holding the
-  marker it wrote there (``CACHEDIR.TAG``, with an HMAC of the folder's path), or one it
-  creates itself;
+  marker it wrote there (``CACHEDIR.TAG``, with an HMAC of the folder's path), one it
+  creates itself, or an empty one (``mkdir -p`` in a CI script), which it marks;
 - crash a run: an entry that cannot be read, is not valid JSON or has the wrong shape is a
   miss. Writes are atomic (a temporary file, then a rename), so readers never see half an entry.
 
@@ -148,7 +148,7 @@ class Cache:
         except OSError as exc:
             self.refused = f"{self.folder} is not a folder gradlint can use ({exc.strerror or exc})"
             return None
-        if self._marked(fd):
+        if self._marked(fd) or (create and not os.listdir(fd) and self._mark(fd)):
             self._fd = fd
             self._prune()
         else:
@@ -164,14 +164,20 @@ class Cache:
         except OSError:
             return None  # a read-only place: no cache, linting goes on
         fd = os.open(self.folder, _DIR_FLAGS)
-        try:
-            self._write(fd, MARKER, f"{_SIGNATURE}\n# created by gradlint: {self._token()}\n".encode())
-            self._write(fd, ".gitignore", b"# created by gradlint\n*\n")
-        except OSError:
+        if not self._mark(fd):
             os.close(fd)
             return None
         self._fd = fd
         return fd
+
+    def _mark(self, fd: int) -> bool:
+        """Make a new (or empty) folder gradlint's: its marker and a .gitignore."""
+        try:
+            self._write(fd, MARKER, f"{_SIGNATURE}\n# created by gradlint: {self._token()}\n".encode())
+            self._write(fd, ".gitignore", b"# created by gradlint\n*\n")
+        except OSError:
+            return False
+        return True
 
     def _marked(self, fd: int) -> bool:
         data = self._read(fd, MARKER, 4096)

@@ -293,6 +293,9 @@ def test_a_folder_the_cache_did_not_create_is_refused(tmp_path):
     own = Cache(str(tmp_path / "own"))
     own.put("findings", "k", [])
     assert Cache(str(tmp_path / "own")).get("findings", "k") == []  # one it made is used again
+    (tmp_path / "empty").mkdir()
+    Cache(str(tmp_path / "empty")).put("findings", "k", [])  # an empty one it adopts
+    assert Cache(str(tmp_path / "empty")).get("findings", "k") == []
 
 
 # -- fixes that must converge and never break code -------------------------------------------------
