@@ -196,7 +196,8 @@ def check(paths: Tuple[str, ...], select, ignore, extend_select, extend_ignore, 
     try:
         if fix or diff:
             results = fix_paths(files, unsafe=unsafe_fixes, write=not diff, jobs=jobs,
-                                selection_for=selections.__getitem__, progress=progress)
+                                selection_for=selections.__getitem__, progress=progress,
+                                cache_dir=None if no_cache else (cache_dir or DEFAULT_CACHE))
             findings = sorted(f for r in results for f in r.findings)
         else:
             findings = lint_paths(files, jobs=jobs, selection_for=selections.__getitem__, progress=progress,
@@ -376,21 +377,22 @@ def list_rules() -> None:
 @click.option("--select", multiple=True, help="Rule codes or prefixes to verify.")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to skip.")
 @click.option("--run", "run_script", is_flag=True,
-              help="Run your own program: gradlint verify --run SCRIPT [ARGS...].")
+              help="Run your own program: gradlint verify --run SCRIPT [ARGS...] (or --run -m MODULE [ARGS...]).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--timeout", type=float, default=None,
-              help="Seconds before a program is stopped (default: 300 for --run, 120 per fixture).")
+              help="Seconds a program may run before it is stopped (default: no limit for --run, 120 per fixture).")
 @click.option("--fixtures", "fixtures_root", type=click.Path(file_okay=False), default=None,
-              help="The fixtures folder (default: fixtures/ of this checkout or the current folder).")
+              help="The fixtures folder (default: the fixtures/ of the checkout gradlint runs from).")
 @click.option("--jobs", "-j", type=int, default=0, help="Fixtures run at once (default: all cores).")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def verify(device, select, ignore, run_script, fmt, timeout, fixtures_root, jobs, args) -> None:
     """Prove the rules by running programs under runtime monitors.
 
     \b
-    gradlint verify [FIXTURES...]           every fixture (or the given ones): the rules' evidence
+    gradlint verify [FIXTURES...]           gradlint's own fixtures (or the given ones): the rules' evidence
     gradlint verify --run SCRIPT [ARGS...]  lint SCRIPT and the project files it imports, run it
                                             once, and show each finding's measured effect
+    gradlint verify --run -m MODULE [ARGS...]  the same for `python -m MODULE`
     Verdicts: confirmed (effect measured at the line), not reproduced (the line ran, no
     effect), not reached (the line never ran).
     """
@@ -402,9 +404,12 @@ def verify(device, select, ignore, run_script, fmt, timeout, fixtures_root, jobs
         raise click.UsageError(str(exc))
     try:
         if run_script:
-            if not args:
-                raise click.UsageError("--run needs a SCRIPT to run")
-            _verify_program(args[0], args[1:], selection, device, timeout, fmt)
+            if not args or (args[0] == "-m" and len(args) < 2):
+                raise click.UsageError("--run needs a SCRIPT (or -m MODULE) to run")
+            if args[0] == "-m":
+                _verify_program(None, args[2:], selection, device, timeout, fmt, module=args[1])
+            else:
+                _verify_program(args[0], args[1:], selection, device, timeout, fmt)
         else:
             _verify_fixtures(args, selection, device, timeout, fmt, fixtures_root, jobs)
     except VerifyError as exc:
@@ -424,15 +429,16 @@ def _verify_fixtures(paths, selection, device, timeout, fmt, root, jobs) -> None
         report.write_json([r.as_json() for r in rows], sys.stdout)
     else:
         report.write_fixture_table(rows, sys.stdout)
-        click.echo(report.fixture_summary(rows, device, time.perf_counter() - started))
+        click.echo(report.fixture_summary(rows, report.devices_used(rows, device), time.perf_counter() - started))
     sys.exit(0 if all(r.ok for r in rows) else 1)
 
 
-def _verify_program(script, args, selection, device, timeout, fmt) -> None:
+def _verify_program(script, args, selection, device, timeout, fmt, module=None) -> None:
     from .verify import program, report
 
-    timeout = timeout or program.DEFAULT_TIMEOUT
-    rows, run = program.verify_program(script, list(args), selection, device, timeout)
+    rows, run = program.verify_program(script, list(args), selection, device, timeout, module=module,
+                                       live=program.LiveReport())
+    script = script or f"-m {module}"
     problem = run.problem(timeout)
     if fmt == "json":
         report.write_json([{k: r[k] for k in ("path", "line", "code", "verdict", "evidence")} for r in rows],
@@ -441,8 +447,9 @@ def _verify_program(script, args, selection, device, timeout, fmt) -> None:
         if rows:
             report.write_program_table(rows, sys.stdout)
         confirmed = sum(1 for r in rows if r["verdict"] == "confirmed")
+        used = run.result.get("device") or "no device (the program did not start)"
         click.echo(f"{len(rows)} finding{'s' if len(rows) != 1 else ''}, {confirmed} confirmed at run time "
-                   f"on {run.result.get('device') or device}.")
+                   f"on {used}.")
     if problem:
         click.echo(f"gradlint verify: {script}: {problem}", err=True)
     if any(r["verdict"] == "confirmed" for r in rows):

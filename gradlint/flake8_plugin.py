@@ -18,6 +18,7 @@ import os
 from typing import Iterator, Sequence, Tuple
 
 from . import __version__
+from .cache import DEFAULT_DIR as DEFAULT_CACHE
 from .project.lint import lint_one
 from .source import may_matter
 
@@ -38,7 +39,7 @@ class GradlintChecker:
         text = "".join(self.lines)
         if not may_matter(text) and not self._in_project():
             return
-        for finding in lint_one(self.filename, text):
+        for finding in lint_one(self.filename, text, cache_dir=DEFAULT_CACHE):
             if finding.code.startswith("GL"):  # flake8 reports unparsable files itself (E999)
                 yield finding.line, finding.col - 1, f"{finding.code} {finding.message}", type(self)
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from .finding import Finding
-from .source import SourceError, read_bytes
+from .source import LONE_SURROGATE, MAX_FILE_SIZE, MAX_NOTEBOOK_SIZE, SourceError, read_bytes, too_large
 
 SUFFIX = ".ipynb"
 
@@ -69,8 +69,12 @@ def _cells(data: Any) -> List[Dict[str, Any]]:
     if not isinstance(data, dict):
         raise SourceError("not a Jupyter notebook: the JSON is not an object")
     cells = data.get("cells")
-    if cells is None and isinstance(data.get("worksheets"), list):  # nbformat 3
-        cells = [c for sheet in data["worksheets"] if isinstance(sheet, dict) for c in sheet.get("cells", [])]
+    if cells is None and "worksheets" in data:  # nbformat 3
+        sheets = data["worksheets"]
+        if not isinstance(sheets, list) or not all(isinstance(s, dict) and isinstance(s.get("cells", []), list)
+                                                   for s in sheets):
+            raise SourceError("not a Jupyter notebook: `worksheets` is not a list of sheets with lists of cells")
+        cells = [c for sheet in sheets for c in sheet.get("cells", [])]
     if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
         raise SourceError("not a Jupyter notebook: no list of cells")
     return cells
@@ -203,18 +207,31 @@ def notebook_source(data: Any) -> NotebookSource:
     return NotebookSource("".join(text), where)
 
 
-def read_notebook(path: str, data: Optional[bytes] = None) -> NotebookSource:
+def read_notebook(path: str, data: Optional[bytes] = None, limit: Optional[int] = MAX_FILE_SIZE) -> NotebookSource:
     """Read (unless ``data`` holds its bytes) and convert a notebook; ``SourceError`` (an
-    E902 finding) when it is not one."""
+    E902 finding, E903 over a size limit) when it is not one. Any JSON is safe here:
+    nesting too deep for the decoder, numbers too long to convert and text that is not
+    valid Unicode are reported, not raised. ``limit`` applies to the code of its cells
+    (the JSON itself may be larger: outputs live there)."""
     if data is None:
-        data = read_bytes(path)
+        data = read_bytes(path, MAX_NOTEBOOK_SIZE if limit is not None else None)
     try:
         parsed = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise SourceError(f"cannot decode notebook as UTF-8: {exc}") from None
-    except json.JSONDecodeError as exc:
+    except RecursionError:
+        raise SourceError("invalid notebook: its JSON is nested too deeply to read") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
         raise SourceError(f"invalid notebook: not valid JSON ({exc})") from None
-    return notebook_source(parsed)
+    source = notebook_source(parsed)
+    if limit is not None and len(source.text) > limit:
+        raise too_large(len(source.text), limit)
+    bad = LONE_SURROGATE.search(source.text)
+    if bad is not None:
+        cell, line = source.locate(source.text.count("\n", 0, bad.start()) + 1)
+        raise SourceError(f"invalid notebook: cell {cell}, line {line} holds a lone surrogate "
+                          f"(U+{ord(bad.group()):04X}), which is not valid Unicode")
+    return source
 
 
 def cell_sources(data: bytes) -> Dict[int, str]:

@@ -34,10 +34,11 @@ class _AnchorState(CodegenState):
             self.add_token(token)
 
     def add_token(self, value: str) -> None:
-        newlines = value.count("\n")
+        # "\n", "\r\n" and a lone "\r" (old Mac files) each end a line, as Python reads them
+        newlines = value.count("\n") + value.count("\r") - value.count("\r\n")
         if newlines:
             self.line += newlines
-            self.col = len(value) - value.rfind("\n") - 1
+            self.col = len(value) - max(value.rfind("\n"), value.rfind("\r")) - 1
         else:
             self.col += len(value)
 

@@ -94,7 +94,7 @@ def write_text(findings: List[Finding], out: TextIO) -> None:
         out.write(finding.format() + "\n")
 
 
-_ERROR_NAMES = {"E902": "file-not-readable", "E999": "syntax-error"}
+_ERROR_NAMES = {"E902": "file-not-readable", "E903": "file-not-analysed", "E999": "syntax-error"}
 
 
 def statistics(findings: List[Finding]) -> List[str]:

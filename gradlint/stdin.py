@@ -62,7 +62,14 @@ def fix_data(path: str, data: bytes, selection: Optional[Selection] = None,
     except (SourceError, SyntaxError) as exc:
         reason = exc.reason if isinstance(exc, SourceError) else f"cannot decode: {exc}"
         return data, [Finding(path, 1, 1, "E902", reason)], 0, "", _text(path, data)
-    new_text, remaining, fixed = fix_text(text, path, selection, unsafe)
+    from .autofix import project_fixer
+
+    settled, build = project_fixer(path, text)
+    if settled is not None:
+        return data, settled, 0, "", text
+    if build is None:  # not PyTorch code: nothing to fix
+        return data, [], 0, "", text
+    new_text, remaining, fixed = fix_text(text, path, selection, unsafe, build=build)
     if new_text == text or any(f.is_error for f in remaining):
         return data, remaining, 0, "", text
     return new_text.encode(encoding), remaining, fixed, unified_diff(path, text, new_text), new_text

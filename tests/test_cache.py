@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 import gradlint.engine as engine
-from gradlint.cache import Cache
+from gradlint.cache import findings_key
 from gradlint.cli import main
 from gradlint.selection import Selection
 
@@ -15,15 +15,17 @@ BAD = "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x * x\nprint
 
 @pytest.fixture
 def counted(monkeypatch):
-    """Counts the files actually linted (not served from the cache)."""
+    """Counts the files actually parsed (not served from the cache)."""
+    import gradlint.project.lint as project_lint
+
     calls = []
-    real = engine.lint_file
+    real = project_lint._parse_and_build
 
-    def lint_file(path, *args, **kwargs):
-        calls.append(path)
-        return real(path, *args, **kwargs)
+    def parse_and_build(view, path, shown, text):
+        calls.append(shown)
+        return real(view, path, shown, text)
 
-    monkeypatch.setattr(engine, "lint_file", lint_file)
+    monkeypatch.setattr(project_lint, "_parse_and_build", parse_and_build)
     return calls
 
 
@@ -83,10 +85,10 @@ def test_cli_caches_and_no_cache_bypasses(tmp_path, monkeypatch):
     assert again.output == result.output
 
 
-def test_entries_are_keyed_by_gradlint_code_too(tmp_path, monkeypatch):
+def test_entries_are_keyed_by_gradlint_code_too(monkeypatch):
     import gradlint.cache as cache_module
 
-    key = Cache.key("m.py", b"x", ["GL101"], "")
+    key = findings_key("m.py", b"x", ["GL101"], "")
     monkeypatch.setattr(cache_module, "code_fingerprint", lambda: "another gradlint")
-    assert Cache.key("m.py", b"x", ["GL101"], "") != key
+    assert findings_key("m.py", b"x", ["GL101"], "") != key
     assert os.path.basename(".gradlint_cache") in cache_module.DEFAULT_DIR

@@ -118,14 +118,14 @@ def test_an_unreadable_file_is_reported_per_file_and_the_rest_is_linted(tmp_path
     import gradlint.source
 
     secret, bad = write(tmp_path, "secret.py", BAD), write(tmp_path, "bad.py", BAD)
-    real_open = open
+    real_open = os.open
 
     def guarded_open(path, *args, **kwargs):
         if str(path) == secret:
             raise PermissionError(13, "Permission denied", path)
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(gradlint.source, "open", guarded_open, raising=False)
+    monkeypatch.setattr(gradlint.source.os, "open", guarded_open)
     monkeypatch.setattr(os, "access", lambda *args, **kwargs: False)  # what click's readable check asks
     result = CliRunner().invoke(main, ["--no-cache", "-j", "1", secret, bad])
     assert result.exit_code == 1, result.output

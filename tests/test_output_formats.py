@@ -173,7 +173,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(project):
     assert ESC not in shown and json.loads(shown)["summary"]["problems"] == 2
 
 
-def test_exit_status_two_for_an_internal_error(tmp_path, monkeypatch):
+def test_an_internal_error_is_the_files_e903_and_the_run_goes_on(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
     from gradlint.cli import main
@@ -184,12 +184,14 @@ def test_exit_status_two_for_an_internal_error(tmp_path, monkeypatch):
 
     monkeypatch.setitem(CHECKS, "GL101", broken)  # a bug in a rule, whichever path lints the file
     path = write(tmp_path, "evaluate.py", EVAL_BARE)
-    result = CliRunner().invoke(main, ["--isolated", "--jobs", "1", str(path)])
-    assert result.exit_code == 2
-    assert "internal error" in result.output and "ZeroDivisionError" in result.output
+    other = write(tmp_path, "plain.py", "def f(:\n")
+    result = CliRunner().invoke(main, ["--isolated", "--jobs", "1", str(path), str(other)])
+    assert result.exit_code == 1
+    assert "E903 gradlint could not analyse this file: internal error (ZeroDivisionError: a bug" in result.output
+    assert "plain.py:1:7: E999" in result.output
     monkeypatch.undo()
     result = CliRunner().invoke(main, ["--isolated", "--jobs", "1", str(path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 1 and "GL101" in result.output
 
 
 def test_docs_url_setting_links_every_rule_page(project):

@@ -46,6 +46,12 @@ def test_import_scan_reads_every_form():
     assert scan.torch and scan.other_framework
 
 
+def test_import_scan_reads_every_line_ending():
+    for end in ("\r\n", "\r"):
+        scan = scan_imports(end.join(["import torch.nn as nn", "from .data import (a,", "    b)", "x = 1"]))
+        assert scan.modules == ("torch.nn", ".data", ".data.a", ".data.b") and scan.torch, repr(end)
+
+
 def test_imports_resolve_to_project_files(tmp_path):
     tree(tmp_path, {"setup.cfg": "", "pkg/__init__.py": "from .models import Net\n", "pkg/models.py": "",
                     "pkg/train.py": "", "src/lib/__init__.py": "", "src/lib/core.py": "", "tools/helper.py": "",

@@ -87,7 +87,7 @@ class TensorFact:
         if self == other:
             return self
         # where it was computed: the non-leaf side's, so a fix can find the computation
-        origin = other.origin if "nonleaf" in other.atoms and "nonleaf" not in self.atoms else self.origin
+        origin = other.origin if _computed(other.atoms) and not _computed(self.atoms) else self.origin
         return TensorFact(
             atoms=self.atoms | other.atoms,
             origin=origin or other.origin,
@@ -140,6 +140,11 @@ class Value:
 UNKNOWN_VALUE = Value("unknown")
 NUMBER = Value("number")
 NONE = Value("none")   # `x = None`: on a path where it is None, it is nothing else
+
+
+def _computed(atoms) -> bool:
+    """A non-leaf, for certain or once gradients are on (``nonleaf_if_grad``)."""
+    return any(a.startswith("nonleaf") for a in atoms)
 
 
 def join_values(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:

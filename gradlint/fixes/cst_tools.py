@@ -1,9 +1,18 @@
 """Small libcst helpers the fix builders share: finding a node's statement, naming torch,
-making statements, moving comments along with the statement they lead."""
+making statements, moving comments along with the statement they lead.
+
+The walks over a tree that several fix builders of one file need (a node's parents, the
+names used in a scope, its nodes by type) are computed once per tree inside ``memoized()``
+(the engine builds every fix of a file inside it), so building N fixes in a long module
+costs one walk, not N.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Sequence, Set, Tuple
+import dataclasses
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -17,18 +26,108 @@ def code_of(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node)
 
 
+# -- walks, computed once per tree ------------------------------------------------------------------
+
+_memo: Optional[Dict[Tuple[str, int], Tuple[cst.CSTNode, object]]] = None
+_depth = 0
+
+
+@contextmanager
+def memoized() -> Iterator[None]:
+    """Within it, ``parents``, ``names_in`` and ``by_type`` are computed once per tree; they
+    are forgotten when the outermost ``memoized`` ends (the trees they hold can be large)."""
+    global _memo, _depth
+    if _depth == 0:
+        _memo = {}
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if _depth == 0:
+            _memo = None
+
+
+def _cached(kind: str, root: cst.CSTNode, compute: Callable[[cst.CSTNode], object]):
+    if _memo is None:
+        return compute(root)
+    key = (kind, id(root))
+    hit = _memo.get(key)
+    if hit is None or hit[0] is not root:
+        hit = (root, compute(root))
+        _memo[key] = hit
+    return hit[1]
+
+
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """A node's children, read from its fields (libcst's ``children`` runs a visitor per call)."""
+    names = _FIELDS.get(type(node))
+    if names is None:
+        names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node))
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    yield item
+
+
+def walk(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(child_nodes(node))
+
+
+def _parents_of(root: cst.CSTNode) -> Dict[int, cst.CSTNode]:
+    parent: Dict[int, cst.CSTNode] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for child in child_nodes(node):
+            parent[id(child)] = node
+            stack.append(child)
+    return parent
+
+
+def parents(root: cst.CSTNode) -> Dict[int, cst.CSTNode]:
+    """``id(node)`` -> its parent, for every node under ``root``."""
+    return _cached("parents", root, _parents_of)
+
+
+def names_in(root: cst.CSTNode) -> Set[str]:
+    """Every name (``cst.Name``) used under ``root``, nested scopes included."""
+    return _cached("names", root, lambda r: {n.value for n in by_type(r).get(cst.Name, ())})
+
+
+def by_type(root: cst.CSTNode) -> Dict[type, List[cst.CSTNode]]:
+    """The nodes under ``root`` (itself included), by their type."""
+    def compute(r):
+        found: Dict[type, List[cst.CSTNode]] = defaultdict(list)
+        for node in walk(r):
+            found[type(node)].append(node)
+        return found
+    return _cached("types", root, compute)
+
+
 def path_to(root: cst.CSTNode, target: cst.CSTNode) -> Optional[List[cst.CSTNode]]:
     """The nodes from ``root`` down to ``target`` (both included), or None."""
-    stack = [(root, 0)]
-    path: List[cst.CSTNode] = []
-    while stack:
-        node, depth = stack.pop()
-        del path[depth:]
-        path.append(node)
-        if node is target:
-            return path
-        stack.extend((child, depth + 1) for child in reversed(node.children))
-    return None
+    if target is root:
+        return [root]
+    up = parents(root)
+    path = [target]
+    while path[-1] is not root:
+        parent = up.get(id(path[-1]))
+        if parent is None:
+            return None
+        path.append(parent)
+    return path[::-1]
 
 
 def enclosing_statement(root: cst.CSTNode, target: cst.CSTNode) -> Optional[Tuple[cst.CSTNode, cst.CSTNode]]:

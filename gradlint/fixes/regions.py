@@ -21,7 +21,7 @@ import libcst as cst
 
 from . import Edit, NotFixable
 from .cst_tools import (code_of, docstring_count, enclosing_statement, expression, is_dotted, lead, root_name,
-                        scan_names, statement, strip_blank_lead, torch_ref, with_block, fresh_name)
+                        names_in, scan_names, statement, strip_blank_lead, torch_ref, with_block, fresh_name)
 
 
 @dataclass
@@ -33,11 +33,21 @@ class Placement:
 
 
 def place(facts, event) -> Union[Placement, NotFixable]:
-    func = event.node.func
-    if not is_dotted(func):
+    """Where an inference fix goes for a model call, or why it must not be written there.
+
+    The preconditions, checked before anything is written: the called object is known to
+    be a module (``known_module``), the fix names the model itself (the receiver of
+    ``model.generate(...)``, never ``model.generate``), and the region neither trains nor
+    turns gradients back on (``trains_or_enables_grad``).
+    """
+    if not known_module(facts, event):
+        return NotFixable(f"`{event.key or 'the callee'}` is not known to be an nn.Module here (only its name "
+                          f"or use says so)")
+    target = model_expression(event)
+    if target is None:
         return NotFixable("the model is not called through a name")
-    model = code_of(func)
-    root = root_name(func)
+    model = code_of(target)
+    root = root_name(target)
     region = event.regions[0]
     fn = event.fn
     restore = facts.in_training_loop(event.loops) or (not fn.is_module_level and (
@@ -48,26 +58,110 @@ def place(facts, event) -> Union[Placement, NotFixable]:
             return NotFixable("the evaluation function is written on one line")
         if root in fn.locals and root not in fn.params:
             return NotFixable(f"`{root}` is bound inside the evaluation function")
-        return Placement(model, function=node, restore=restore)
-    if region.kind == "branch":  # the branch's own first statement, not the `if` that holds it
+        placement = Placement(model, function=node, restore=restore)
+    elif region.kind == "branch":  # the branch's own first statement, not the `if` that holds it
         if not isinstance(region.block, cst.IndentedBlock):
             return NotFixable("the branch is written on one line")
-        stmt = region.block.body[0]
         if root in scan_names(list(region.block.body)).bound:
             return NotFixable(f"`{root}` is bound inside the branch")
-        return Placement(model, stmt=stmt, restore=restore)
-    found = enclosing_statement(fn.node, region.node)
-    if found is None:
-        return NotFixable("the region is not a statement of its own")
-    _, stmt = found
-    if root in scan_names([stmt]).bound:
-        return NotFixable(f"`{root}` is bound inside the region")
-    return Placement(model, stmt=stmt, restore=restore)
+        placement = Placement(model, stmt=region.block.body[0], restore=restore)
+    else:
+        found = enclosing_statement(fn.node, region.node)
+        if found is None:
+            return NotFixable("the region is not a statement of its own")
+        _, stmt = found
+        if root in scan_names([stmt]).bound:
+            return NotFixable(f"`{root}` is bound inside the region")
+        placement = Placement(model, stmt=stmt, restore=restore)
+    why = trains_or_enables_grad(facts, fn, placement.function or placement.stmt)
+    if why:
+        return NotFixable(f"the {region.label} {why}: it is not only inference")
+    return placement
+
+
+def known_module(facts, event) -> bool:
+    """The inference fixes' precondition on the model: the called object is known to be an
+    ``nn.Module`` from evidence (how it was built or loaded, what every caller in the file
+    passes), not from its name. The one place to point at stronger evidence as the facts
+    gain it."""
+    from ..rules.common import is_model_call  # the rules import this module
+
+    return is_model_call(facts, event)
+
+
+def model_expression(event) -> Optional[cst.BaseExpression]:
+    """The model in the call's callee: ``model`` in ``model(x)``, ``self.net`` in
+    ``self.net(x)``, ``generator`` in ``generator.generate(x)``: the dotted part of the
+    callee that names the event's model, or None."""
+    expr = event.node.func
+    while is_dotted(expr):
+        if event.key is not None and code_of(expr) == event.key:
+            return expr
+        if not isinstance(expr, cst.Attribute):
+            return None
+        expr = expr.value
+    return None
+
+
+_TRAINING_CALLS = {"backward": "runs `backward()`", "step": "runs an optimizer step (`step()`)",
+                   "zero_grad": "resets gradients (`zero_grad()`)"}
+_GRAD_ON = frozenset({"torch.enable_grad"})
+
+
+class _Trains(cst.CSTVisitor):
+    """The first thing in a region that trains or turns gradients back on, as a phrase."""
+
+    def __init__(self, facts, fn) -> None:
+        self.facts, self.fn = facts, fn
+        self.why: Optional[str] = None
+
+    def visit_Call(self, node: cst.Call) -> Optional[bool]:
+        func = node.func
+        qual = self.facts.scopes.imports.qualname(func) or ""
+        if isinstance(func, cst.Attribute) and func.attr.value in _TRAINING_CALLS:
+            self.why = _TRAINING_CALLS[func.attr.value]
+        elif qual in ("torch.autograd.grad", "torch.autograd.backward"):
+            self.why = f"computes gradients (`{code_of(func)}`)"
+        elif qual in _GRAD_ON:
+            self.why = f"turns gradients back on (`{code_of(func)}`)"
+        elif qual == "torch.set_grad_enabled" and not _is_false(node):
+            self.why = f"may turn gradients back on (`{code_of(node)}`)"
+        elif isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_" and not _is_false(node):
+            self.why = "makes a tensor require grad (`requires_grad_()`)"
+        elif isinstance(func, cst.Name):
+            callee = self.facts.scopes.lookup(func.value, self.fn)
+            if getattr(callee, "trains", False):
+                self.why = f"calls `{func.value}`, which trains"
+        return self.why is None
+
+    def visit_Attribute(self, node: cst.Attribute) -> Optional[bool]:
+        if node.attr.value == "grad" and self.why is None:
+            self.why = f"reads `{code_of(node)}`"
+        return self.why is None
+
+    def visit_Decorator(self, node: cst.Decorator) -> Optional[bool]:
+        target = node.decorator.func if isinstance(node.decorator, cst.Call) else node.decorator
+        if (self.facts.scopes.imports.qualname(target) or "") in _GRAD_ON:
+            self.why = f"turns gradients back on (`@{code_of(node.decorator)}`)"
+        return self.why is None
+
+
+def _is_false(call: cst.Call) -> bool:
+    return len(call.args) == 1 and isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "False"
+
+
+def trains_or_enables_grad(facts, fn, node: cst.CSTNode) -> Optional[str]:
+    """Why ``node`` (an evaluation function or the statement holding a region) is more than
+    inference: it runs ``backward()`` or an optimizer step, calls a local function that
+    trains, computes or reads gradients, or turns them back on; None when it does none."""
+    visitor = _Trains(facts, fn)
+    node.visit(visitor)
+    return visitor.why
 
 
 def _used_names(facts, placement: Placement) -> set:
     scope = placement.function if placement.function is not None else facts.module
-    return scan_names([scope]).all
+    return names_in(scope)
 
 
 def eval_edit(facts, placement: Placement) -> Edit:

@@ -46,6 +46,8 @@ def _names(text: str) -> List[str]:
 
 
 def scan_imports(text: str) -> ImportScan:
+    if "\r" in text:  # Windows and old Mac line ends: the pattern reads lines ending in \n
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     modules: List[str] = []
     for match in _STATEMENT.finditer(text):
         if match.group("modules") is not None:

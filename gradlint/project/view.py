@@ -18,7 +18,7 @@ import os
 from typing import Dict, Iterable, List, Optional, Set
 
 from ..discovery import discover
-from ..source import may_matter
+from ..source import MAX_FILE_SIZE, may_matter
 from .imports import ImportScan, scan_imports
 from .layout import Layout
 from .summary import ClassSummary, FunctionSummary, Site, digest, value_in
@@ -122,12 +122,14 @@ class FileContext:
 class ProjectView:
     """The files of one project root that a run analyses, and their summaries."""
 
-    def __init__(self, root: str, texts: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, root: str, texts: Optional[Dict[str, str]] = None,
+                 max_file_size: Optional[int] = MAX_FILE_SIZE) -> None:
         self.layout = _LAYOUTS.get(os.path.abspath(root)) or Layout(root)
         _LAYOUTS[self.layout.root] = self.layout
         self.root = self.layout.root
         self.texts: Dict[str, Optional[str]] = dict(texts or {})  # path -> text (given: stdin, editor)
-        self.errors: Dict[str, str] = {}                           # path -> why it cannot be read
+        self.errors: Dict[str, tuple] = {}                         # path -> (code, why it cannot be read)
+        self.max_file_size = max_file_size
         self._scans: Dict[str, ImportScan] = {}
         self._deps: Dict[str, List[str]] = {}
         self._all_files: Optional[List[str]] = None
@@ -144,10 +146,10 @@ class ProjectView:
         from ..source import SourceError, read_source
 
         try:
-            text = read_source(path)
+            text = read_source(path, self.max_file_size)
         except SourceError as exc:
             text = None
-            self.errors[path] = exc.reason
+            self.errors[path] = (exc.code, exc.reason)
         self.texts[path] = text
         return text
 
@@ -234,9 +236,13 @@ class ProjectView:
     # -- the analysis set -----------------------------------------------------------------------
     def analysis_set(self, linted: Iterable[str]) -> List[str]:
         """Every file the findings of ``linted`` can depend on, each after its imports."""
+        return [f for component in self.analysis_components(linted) for f in component]
+
+    def analysis_components(self, linted: Iterable[str]) -> List[List[str]]:
+        """The analysis set of ``linted`` as its import cycles, in order (``components``)."""
         linted = [os.path.abspath(p) for p in linted]
         callers: Set[str] = set()
-        stack = [p for p in linted if p.endswith(".py")]
+        stack = list(linted)
         while stack:
             path = stack.pop()
             if path in callers:
@@ -251,16 +257,17 @@ class ProjectView:
                 continue
             wanted.add(path)
             stack.extend(d for d in self.deps(path) if d not in wanted)
-        return self._order(sorted(wanted))
+        return self.components(sorted(wanted))
 
-    def _order(self, files: List[str]) -> List[str]:
-        """Files after the files they import; an import cycle in a stable order (Tarjan's SCCs)."""
+    def components(self, files: List[str]) -> List[List[str]]:
+        """``files`` as import cycles (Tarjan's strongly connected components, most of one
+        file), each after the components it imports; a cycle's files in a stable order."""
         members = set(files)
         index: Dict[str, int] = {}
         low: Dict[str, int] = {}
         on_stack: Set[str] = set()
         stack: List[str] = []
-        out: List[str] = []
+        out: List[List[str]] = []
         counter = [0]
 
         def visit(start: str) -> None:
@@ -297,7 +304,7 @@ class ProjectView:
                         component.append(member)
                         if member == node:
                             break
-                    out.extend(sorted(component))
+                    out.append(sorted(component))
 
         for path in files:
             if path not in index:

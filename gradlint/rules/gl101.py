@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Union
 
-from ..facts.values import LOADED, NEW, TRAIN
+from ..facts.values import NEW, TRAIN
 from ..docs import RuleDoc, UNSAFE_FIX
 from ..fixes import Fix, NotFixable
 from ..fixes.regions import eval_edit, place
@@ -31,21 +31,16 @@ def check(facts):
         if mode_dependent(facts, event) is not True:
             continue  # no dropout or batch norm (or none known): eval() is good practice, not a fix
         kinds = {kind for kind, _ in facts.resolve_modes(event.fn, event.modes)}
-        if not kinds & {TRAIN, LOADED}:
-            continue  # no evidence of training mode: a caller or a factory this file cannot see may set eval
+        if TRAIN not in kinds:
+            continue  # no evidence of training mode: a caller or a factory this file cannot see may set
+            # eval (a whole model `torch.load` gave back is unknown already: its layers are not known)
         if not first(event):
             continue
         region = event.regions[0]
         name = shown(event)
-        if TRAIN in kinds:
-            why = "its dropout and batch norm change the outputs"
-            where = "" if kinds <= {TRAIN, NEW} else " on some paths"
-            message = f"`{name}` runs in training mode{where} in this {region.label}"
-            help = f"call `{name}.eval()` first: {why}"
-        else:
-            message = f"`{name}` may be in training mode in this {region.label}"
-            help = (f"`torch.load` gives it back in whatever mode it was saved in; "
-                    f"call `{name}.eval()` first")
+        where = "" if kinds <= {TRAIN, NEW} else " on some paths"
+        message = f"`{name}` runs in training mode{where} in this {region.label}"
+        help = f"call `{name}.eval()` first: its dropout and batch norm change the outputs"
         yield Report(event.node, message, lambda e=event: eval_before_region(facts, e), help)
 
 
@@ -150,8 +145,11 @@ evaluation function, or just before the evaluation loop. Where code after the re
 rely on training mode (the region runs inside a training loop, its function is called
 from one, or its callers are outside the file), the previous mode is restored:
 `was_training = model.training` before, `model.train(was_training)` after, in
-`try/finally` when the function can return early. Not fixable when the model is bound
-inside the region (a loop variable). Unsafe because the outputs change.
+`try/finally` when the function can return early. Not fixable when the model is not
+known to be an `nn.Module` (only its name says so), is bound inside the region (a loop
+variable), or when the region trains or turns gradients back on (`backward()`, an
+optimizer step, `torch.enable_grad()`): there it is not only inference. Unsafe because
+the outputs change.
 """,
 )
 

@@ -126,8 +126,10 @@ against 0 in the fixed code; on CUDA the peak memory is higher.
     fix=f"""
 {UNSAFE_FIX} decorates an evaluation function with `@torch.no_grad()` (the body is not
 re-indented), or wraps the evaluation loop in `with torch.no_grad():`, naming torch as
-the file does and adding `import torch` when nothing names it. Unsafe because the
-outputs no longer carry gradients, which later code might have used.
+the file does and adding `import torch` when nothing names it. Not fixable when the
+model is not known to be an `nn.Module`, or when the region trains or turns gradients back
+on (`backward()`, an optimizer step, `torch.set_grad_enabled(True)`, `torch.enable_grad()`).
+Unsafe because the outputs no longer carry gradients, which later code might have used.
 """,
 )
 

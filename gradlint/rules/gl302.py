@@ -7,13 +7,13 @@ measures.
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Union
 
 import libcst as cst
 
 from ..docs import RuleDoc, SAFE_FIX
 from ..fixes import Edit, Fix, NotFixable
-from ..fixes.cst_tools import code_of
+from ..fixes.cst_tools import by_type, code_of, path_to
 from ..verify import CONFIRMED, NOT_REPRODUCED
 from ..verify.effects import Outcome, effect, num
 from ..verify.observations import Anchor, Observations
@@ -78,16 +78,14 @@ def respell(event) -> Union[Fix, NotFixable]:
     return Fix((Edit(node, spelled),), f"write `{code_of(event.target)}.requires_grad`", safe=True)
 
 
-class _Reads(cst.CSTVisitor):
-    def __init__(self, text: str, skip: cst.CSTNode) -> None:
-        self.text, self.skip, self.found = text, skip, False
-
-    def visit_Assign(self, node: cst.Assign) -> Optional[bool]:
-        return node is not self.skip
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        if node.attr.value == "requires_grad" and code_of(node.value) == self.text:
-            self.found = True
+def _read_elsewhere(module: cst.Module, text: str, skip: cst.CSTNode) -> bool:
+    """Is ``<text>.requires_grad`` read anywhere in the module but in ``skip``? (Through the
+    module's memoized index: one walk per file, not per finding.)"""
+    for node in by_type(module).get(cst.Attribute, ()):
+        if node.attr.value == "requires_grad" and code_of(node.value) == text \
+                and path_to(skip, node) is None:
+            return True
+    return False
 
 
 def module_requires_grad_(facts, event) -> Union[Fix, NotFixable]:
@@ -95,8 +93,7 @@ def module_requires_grad_(facts, event) -> Union[Fix, NotFixable]:
     if not isinstance(node, cst.Assign) or len(node.targets) != 1:
         return NotFixable("not a single-target assignment")
     target = code_of(event.target)
-    reads = _Reads(target, node)
-    facts.module.visit(reads)
+    read = _read_elsewhere(facts.module, target, node)
 
     def method(updated: cst.Assign) -> cst.Expr:
         attr = updated.targets[0].target
@@ -104,7 +101,7 @@ def module_requires_grad_(facts, event) -> Union[Fix, NotFixable]:
         return cst.Expr(value=call, semicolon=updated.semicolon)
 
     flag = code_of(node.value)
-    return Fix((Edit(node, method),), f"call `{target}.requires_grad_({flag})`", safe=not reads.found)
+    return Fix((Edit(node, method),), f"call `{target}.requires_grad_({flag})`", safe=not read)
 
 
 # -- documentation ---------------------------------------------------------------------------------

@@ -41,11 +41,11 @@ def check(facts):
             continue
         how = f"gets a new module in `{short(node)}`" if _helper(node) else "gets a new module"
         opt = event.optimizer
-        yield Report(node, (
-            f"`{event.key}` {how} after `{opt}` was built from its model's parameters, and `{used(event)}` "
-            f"uses `{opt}` afterwards without rebuilding it: `{opt}` does not hold the new layer's parameters, "
-            f"which get gradients but never change; build the optimizer after the replacement, or call "
-            f"`{opt}.add_param_group(...)`"), lambda e=event: add_param_group(e))
+        yield Report(node, f"`{event.key}` {how} after `{opt}` was built: its new parameters never train",
+                     lambda e=event: add_param_group(e),
+                     f"`{used(event)}` uses `{opt}` afterwards without rebuilding it, so the new layer gets "
+                     f"gradients but never changes; build the optimizer after the replacement, or call "
+                     f"`{opt}.add_param_group(...)`")
 
 
 def _helper(node) -> bool:

@@ -22,11 +22,11 @@ def check(facts):
         if code != "GL305":
             continue
         opt = event.optimizer
-        yield Report(node, (
-            f"`{event.key}` is unfrozen after `{opt}` was built without its parameters (frozen then, and left "
-            f"out), and `{used(event)}` uses `{opt}` afterwards without rebuilding it: the unfrozen parameters "
-            f"now get gradients but never change; rebuild the optimizer after unfreezing, or add them with "
-            f"`{opt}.add_param_group(...)`"))
+        yield Report(node, f"`{event.key}` is unfrozen after `{opt}` was built without its parameters",
+                     None,
+                     f"they were frozen then and left out, and `{used(event)}` uses `{opt}` afterwards without "
+                     f"rebuilding it: the unfrozen parameters get gradients but never change; rebuild the "
+                     f"optimizer after unfreezing, or add them with `{opt}.add_param_group(...)`")
 
 
 # -- documentation ---------------------------------------------------------------------------------

@@ -40,22 +40,22 @@ def check(facts):
             continue  # moved to the device, but it may be there already (then it is the same leaf)
         if use.use == "module":
             where = "on CUDA, " if fact.cuda_only else ""
-            message = (f"`{name}` gets {fact.how} of an `nn.Parameter`: {where}the copy is a plain tensor, not a "
-                       f"Parameter, so the module does not register it and no optimizer ever trains it; convert "
-                       f"inside: `nn.Parameter(x.to(...))`")
+            message = f"`{name}` gets {fact.how} of an `nn.Parameter`: {where}a plain tensor the module never trains"
+            help = ("the copy is not a Parameter, so the module does not register it and no optimizer trains "
+                    "it; convert inside: `nn.Parameter(x.to(...))`")
         elif _computed(facts.resolve_tensor(use.fn, fact)):
             paths = " on some paths" if "leaf_rg" in facts.resolve_tensor(use.fn, fact) else ""
             if fact.cuda_only:
-                message = (f"`{name}` is {fact.how} of a leaf{paths}: on CUDA it is a non-leaf and the optimizer "
-                           f"raises ValueError (can't optimize a non-leaf Tensor); create it on the device "
-                           f"(`torch.randn(..., device=device, requires_grad=True)`)")
+                message = f"`{name}` is {fact.how} of a leaf{paths}: on CUDA a non-leaf the optimizer rejects"
+                help = ("the optimizer raises ValueError (can't optimize a non-leaf Tensor); create it on the "
+                        "device (`torch.randn(..., device=device, requires_grad=True)`)")
             else:
-                message = (f"`{name}` is computed ({fact.how}){paths}, not a leaf: the optimizer raises ValueError "
-                           f"(can't optimize a non-leaf Tensor); create the weight as a leaf (dtype and device "
-                           f"in the factory, or `.detach().requires_grad_()`)")
+                message = f"`{name}` is computed ({fact.how}){paths}, not a leaf: the optimizer rejects it"
+                help = ("the optimizer raises ValueError (can't optimize a non-leaf Tensor); create the weight "
+                        "as a leaf (dtype and device in the factory, or `.detach().requires_grad_()`)")
         else:
             continue
-        yield Report(origin, message, lambda o=origin, n=name: leaf_weight(facts, o, n))
+        yield Report(origin, message, lambda o=origin, n=name: leaf_weight(facts, o, n), help)
 
 
 def _computed(atoms) -> bool:

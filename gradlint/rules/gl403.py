@@ -31,13 +31,14 @@ def check(facts):
         if target.kind == "tensor":
             if facts.resolve_tensor(event.fn, target.tensor) != frozenset({"leaf_rg"}):
                 continue
-            what = f"`{event.name}` is a leaf that requires grad"
+            what = f"`{event.name}` (a leaf that requires grad)"
         else:
-            what = f"`{event.name}` is a parameter of `{target.key}` (a leaf that requires grad)"
-        yield Report(event.node, (
-            f"{what}: updating it in place ({event.how}) with gradient tracking on raises RuntimeError "
-            f"(a leaf Variable that requires grad is being used in an in-place operation); do the update "
-            f"inside `with torch.no_grad():`"), lambda e=event: under_no_grad(facts, e))
+            what = f"`{event.name}` (a parameter of `{target.key}`)"
+        yield Report(event.node, f"{what} is updated in place ({event.how}) with gradients on: RuntimeError",
+                     lambda e=event: under_no_grad(facts, e),
+                     "autograd refuses to change a leaf that requires grad in place (a leaf Variable that "
+                     "requires grad is being used in an in-place operation); do the update inside "
+                     "`with torch.no_grad():`")
 
 
 # -- fix -------------------------------------------------------------------------------------------

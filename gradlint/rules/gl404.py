@@ -31,11 +31,11 @@ def check(facts):
         atoms = facts.resolve_tensor(cut.fn, cut.fact)
         if not atoms or not atoms <= REQUIRES_GRAD:
             continue
-        yield Report(node, (
-            f"`torch.tensor({cut.name})` copies a tensor that carries a graph into a new leaf, and the result "
-            f"is backpropagated: nothing before the copy (the parameters that computed `{cut.name}`) gets a "
-            f"gradient through it; use `{cut.name}` itself (or `torch.stack` / `torch.cat` for several), or "
-            f"`{cut.name}.detach()` if the cut is meant"))
+        yield Report(node, f"`torch.tensor({cut.name})` copies a graph into a new leaf: backward stops at the copy",
+                     None,
+                     f"nothing before the copy (the parameters that computed `{cut.name}`) gets a gradient "
+                     f"through it; use `{cut.name}` itself (or `torch.stack` / `torch.cat` for several), or "
+                     f"`{cut.name}.detach()` if the cut is meant")
 
 
 # -- documentation ---------------------------------------------------------------------------------

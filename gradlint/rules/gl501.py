@@ -13,7 +13,7 @@ import libcst as cst
 
 from ..docs import RuleDoc, SAFE_FIX
 from ..fixes import Edit, Fix, NotFixable
-from ..fixes.cst_tools import code_of, expression
+from ..fixes.cst_tools import by_type, code_of, expression, parents
 from ..verify import CONFIRMED, NOT_REPRODUCED
 from ..verify.effects import Outcome, effect, size
 from ..verify.observations import Anchor, Observations
@@ -54,83 +54,75 @@ _OWN_METHODS = frozenset({"append", "extend", "insert", "clear", "copy"})
 _SCALAR_METHODS = frozenset({"mean", "sum", "norm", "item", "max", "min", "prod"})
 
 
-class _Uses(cst.CSTVisitor):
-    """Is ``name`` only used as a number (or a list of numbers) in a scope?"""
+_SCOPES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.numeric = True
-        self.stack = []
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)) and self.stack:
-            if _mentions(node, self.name):
-                self.numeric = False  # read by a nested scope: anything may happen there
-            return False
-        if isinstance(node, (cst.Global, cst.Nonlocal)) and any(n.name.value == self.name for n in node.names):
-            self.numeric = False
-        if isinstance(node, cst.Name) and node.value == self.name and not self._label(node) \
-                and not self._numeric_use():
-            self.numeric = False
-        self.stack.append(node)
-        return self.numeric
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        if self.stack and self.stack[-1] is original_node:
-            self.stack.pop()
-
-    def _label(self, node: cst.Name) -> bool:
-        """``obj.total`` or ``f(total=...)``: the same word, not the variable."""
-        parent = self.stack[-1] if self.stack else None
-        return (isinstance(parent, cst.Attribute) and parent.attr is node) or \
-            (isinstance(parent, cst.Arg) and parent.keyword is node)
-
-    def _numeric_use(self) -> bool:
-        """Walk out from the name through the expressions that keep a number a number."""
-        stack = self.stack
-        itself = True  # the current expression is the accumulator (or one of its elements)
-        for i in range(len(stack) - 1, -1, -1):
-            parent = stack[i]
-            if isinstance(parent, cst.Subscript) and itself:
-                continue  # acc[i]: an element of a list of numbers
-            if isinstance(parent, (cst.BinaryOperation, cst.UnaryOperation, cst.Comparison, cst.ComparisonTarget)):
-                itself = False
-                continue
-            if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.FormattedStringExpression,
-                                   cst.If, cst.While, cst.Assert, cst.IfExp, cst.BooleanOperation)):
-                return True
-            if isinstance(parent, cst.Attribute):
-                return itself and parent.attr.value in _OWN_METHODS and i > 0 and isinstance(stack[i - 1], cst.Call)
-            if isinstance(parent, cst.Arg):
-                call = stack[i - 1] if i > 0 else None
-                return isinstance(call, cst.Call) and isinstance(call.func, cst.Name) \
-                    and call.func.value in _NUMERIC_CALLS
-            return False
+def _numeric_only(scope: cst.CSTNode, name: str) -> bool:
+    """Is ``name`` only used as a number (or a list of numbers) in ``scope``? Read through the
+    tree's memoized index (``by_type`` / ``parents``): one walk per file, not per finding."""
+    nodes = by_type(scope)
+    if any(n.name.value == name for kind in (cst.Global, cst.Nonlocal) for d in nodes.get(kind, ())
+           for n in d.names):
         return False
+    up = parents(scope)
+    for node in nodes.get(cst.Name, ()):
+        if node.value != name:
+            continue
+        stack = []  # the node's ancestors inside the scope, outermost first
+        parent = up.get(id(node))
+        while parent is not None and parent is not scope:
+            stack.append(parent)
+            parent = up.get(id(parent))
+        stack.reverse()
+        if any(isinstance(n, _SCOPES) for n in stack):
+            return False  # read by a nested scope: anything may happen there
+        if not _label(node, stack) and not _numeric_use(stack):
+            return False
+    return True
 
 
-def _mentions(node: cst.CSTNode, name: str) -> bool:
-    found = []
-
-    class _Find(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            if n.value == name:
-                found.append(n)
-
-    node.visit(_Find())
-    return bool(found)
+def _label(node: cst.Name, stack) -> bool:
+    """``obj.total`` or ``f(total=...)``: the same word, not the variable."""
+    parent = stack[-1] if stack else None
+    return (isinstance(parent, cst.Attribute) and parent.attr is node) or \
+        (isinstance(parent, cst.Arg) and parent.keyword is node)
 
 
-def _scalar(expr: cst.BaseExpression, fn_node: cst.CSTNode) -> bool:
+def _numeric_use(stack) -> bool:
+    """Walk out from the name through the expressions that keep a number a number."""
+    itself = True  # the current expression is the accumulator (or one of its elements)
+    for i in range(len(stack) - 1, -1, -1):
+        parent = stack[i]
+        if isinstance(parent, cst.Subscript) and itself:
+            continue  # acc[i]: an element of a list of numbers
+        if isinstance(parent, (cst.BinaryOperation, cst.UnaryOperation, cst.Comparison, cst.ComparisonTarget)):
+            itself = False
+            continue
+        if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.FormattedStringExpression,
+                               cst.If, cst.While, cst.Assert, cst.IfExp, cst.BooleanOperation)):
+            return True
+        if isinstance(parent, cst.Attribute):
+            return itself and parent.attr.value in _OWN_METHODS and i > 0 and isinstance(stack[i - 1], cst.Call)
+        if isinstance(parent, cst.Arg):
+            call = stack[i - 1] if i > 0 else None
+            return isinstance(call, cst.Call) and isinstance(call.func, cst.Name) \
+                and call.func.value in _NUMERIC_CALLS
+        return False
+    return False
+
+
+def _scalar(expr: cst.BaseExpression, fn_node: cst.CSTNode, seen: frozenset = frozenset()) -> bool:
     """A loss or a reduction: the value ``.item()`` accepts."""
     if isinstance(expr, cst.Name):
         if "loss" in expr.value.lower():
             return True
+        if expr.value in seen:  # `a = b; b = a`
+            return False
         value = _assigned(fn_node, expr.value)
-        return value is not None and _scalar(value, fn_node)
+        return value is not None and _scalar(value, fn_node, seen | {expr.value})
     if isinstance(expr, cst.Call):
         func = expr.func
-        last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+        last = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
         if isinstance(func, cst.Attribute) and last in _SCALAR_METHODS and not expr.args:
             return True
         return "loss" in last.lower() or last in ("criterion", "cross_entropy", "nll_loss")
@@ -139,15 +131,8 @@ def _scalar(expr: cst.BaseExpression, fn_node: cst.CSTNode) -> bool:
 
 def _assigned(scope: cst.CSTNode, name: str) -> Optional[cst.BaseExpression]:
     """The value of the one assignment ``name = value`` in the scope, when there is one."""
-    values = []
-
-    class _Find(cst.CSTVisitor):
-        def visit_Assign(self, node: cst.Assign) -> None:
-            for t in node.targets:
-                if isinstance(t.target, cst.Name) and t.target.value == name:
-                    values.append(node.value)
-
-    scope.visit(_Find())
+    values = [node.value for node in by_type(scope).get(cst.Assign, ())
+              for t in node.targets if isinstance(t.target, cst.Name) and t.target.value == name]
     return values[0] if len(values) == 1 else None
 
 
@@ -158,9 +143,7 @@ def detach_accumulated(facts, event) -> Union[Fix, NotFixable]:
     scope = event.fn.node
     use_item = "." not in event.name and _scalar(added, scope)
     if use_item:
-        uses = _Uses(event.name)
-        scope.visit(uses)
-        use_item = uses.numeric
+        use_item = _numeric_only(scope, event.name)
     method = "item" if use_item else "detach"
     simple = isinstance(added, (cst.Name, cst.Attribute, cst.Call, cst.Subscript))
     text = code_of(added) if simple else f"({code_of(added).strip()})"

@@ -44,6 +44,7 @@ class Row:
     verdict: str
     evidence: str
     ok: bool
+    device: Optional[str] = None   # where the fixture actually ran ("cpu", "cuda")
 
     def as_json(self) -> dict:
         return {"path": self.path, "line": self.line, "code": self.code, "verdict": self.verdict,
@@ -69,11 +70,13 @@ class Plan:
 
 
 def default_root() -> Optional[str]:
-    """The ``fixtures`` folder of this checkout, else ``./fixtures``."""
+    """The ``fixtures`` folder of the checkout this gradlint runs from, or None (an installed
+    gradlint has none). Never the current folder's: ``gradlint verify`` runs only its own
+    fixtures or the paths it is given, never programs it happens to find."""
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for candidate in (os.path.join(here, "fixtures"), os.path.join(os.getcwd(), "fixtures")):
-        if os.path.isdir(candidate):
-            return candidate
+    candidate = os.path.join(here, "fixtures")
+    if os.path.isfile(os.path.join(here, "pyproject.toml")) and os.path.isdir(candidate):
+        return candidate
     return None
 
 
@@ -257,7 +260,8 @@ def verify_fixtures(root: Optional[str], paths: Sequence[str] = (), selection: O
     require_torch()
     selection = selection or Selection()
     if root is None and not paths:
-        raise VerifyError("no fixtures folder found: pass fixture files or folders, or use --run SCRIPT")
+        raise VerifyError("this gradlint has no fixtures of its own (they come with a checkout of its "
+                          "repository): name fixture files or folders, or use --run SCRIPT")
     files = discover(root or ".", paths, selection)
     if not files:
         raise VerifyError("no fixtures selected")
@@ -272,7 +276,11 @@ def verify_fixtures(root: Optional[str], paths: Sequence[str] = (), selection: O
     def one(p: Plan) -> List[Row]:
         watch = [line for line, _ in p.anchors()] + p.candidates
         spec = make_spec(p.path, watch={p.path: watch}, device=device)
-        return judge_fixture(p, run(spec, timeout), selection, timeout)
+        result = run(spec, timeout)
+        rows = judge_fixture(p, result, selection, timeout)
+        for row in rows:
+            row.device = result.result.get("device")
+        return rows
 
     try:
         with ThreadPoolExecutor(max_workers=jobs) as workers:

@@ -11,20 +11,28 @@ Monitors:
   repeat forward and an eval-mode forward on the same input (hooks off, RNG and buffers
   restored, so the program's own results do not change), whether backward ever reached
   the output (a tensor hook), and CUDA ``memory_allocated`` deltas;
-- optimizer construction sites and step pre/post hooks: frozen (requires_grad=False)
-  parameters the optimizer holds, and how far they move while frozen;
+- optimizer construction sites and step pre/post hooks, at every step: frozen
+  (requires_grad=False) parameters the optimizer holds, and how far they move while frozen.
+  A step costs a look at each held parameter's ``requires_grad`` and version counter; a
+  parameter is copied once when it is first seen frozen and compared with that copy only
+  after its version changed (something wrote to it), when it is unfrozen, for a progress
+  report or at the end: the cost follows what changed, not the number of steps;
 - warnings and exceptions with the program line they came from;
 - a line tracer over the program's files: which statements ran, and for watched
   statements (the anchors) the grad mode and the state of the object the statement is
   about, before and after it runs.
 Costly measurements stop after a few calls per site so a user's long run stays cheap.
+With a progress file, a snapshot of the results is written there every
+``PROGRESS_SECONDS`` (from the hooks, so a run that does nothing observable writes none).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
+import time
 import warnings
 import weakref
 from collections import defaultdict
@@ -40,7 +48,7 @@ DETAILED_CALLS = 3          # per call site: saved bytes, reruns, BatchNorm delt
 PROBES_PER_LINE = 25        # before/after probes kept per watched statement
 FORWARD_LOG = 20000         # top-level forward records kept
 EVENTS_KEPT = 200           # exceptions and warnings kept
-OPT_STEPS_TRACKED = 50      # optimizer steps whose frozen parameters are compared
+PROGRESS_SECONDS = 2.0      # between two progress snapshots
 SNAPSHOT_BUDGET = 256 << 20  # bytes of parameter copies, in all
 SNAPSHOT_SLICE = 4096       # elements kept per parameter once the budget is spent
 GRAPH_NODE_CAP = 100000
@@ -144,7 +152,11 @@ class _Snapshots:
 class Monitor:
     """All monitors of one program run; ``results()`` is what the child sends back."""
 
-    def __init__(self, files: List[str], watch: Dict[str, List[int]]):
+    def __init__(self, files: List[str], watch: Dict[str, List[int]], progress: Optional[str] = None,
+                 about: Optional[dict] = None):
+        self.progress_path = progress
+        self.about = dict(about or {})   # device and torch version, for the progress snapshots
+        self._last_progress = 0.0
         self.files = {os.path.realpath(f) for f in files}
         self.index: Dict[str, StatementIndex] = {}
         for path in self.files:
@@ -177,7 +189,8 @@ class Monitor:
         self.warnings: Dict[Tuple, dict] = {}
         self.optimizers: Dict[int, dict] = {}
         self._opt_serial = weakref.WeakKeyDictionary()
-        self._opt_frozen: Dict[int, Dict[int, tuple]] = defaultdict(dict)
+        self._opt_frozen: Dict[int, Dict[int, list]] = defaultdict(dict)  # serial -> id(p) -> [snapshot, version]
+        self._opt_dirty: Dict[int, set] = defaultdict(set)   # serial -> ids of frozen params written since compared
         self._opt_pending: Dict[int, list] = {}
         self.snapshots = _Snapshots()
         self._probe_snaps: Dict[Tuple[str, int], dict] = {}
@@ -344,6 +357,8 @@ class Monitor:
                 record["monitor_error"] = f"{type(exc).__name__}: {exc}"
         finally:
             self.busy = False
+        if not self._stack:
+            self.report_progress()
         return None
 
     def _end_call(self, state, module, args, kwargs, output, failed) -> None:
@@ -465,8 +480,6 @@ class Monitor:
         try:
             record = self._optimizer_record(opt)
             record["steps"] += 1
-            if record["steps"] > OPT_STEPS_TRACKED:
-                return None
             frozen = [p for g in opt.param_groups for p in g["params"] if not p.requires_grad]
             self._opt_pending[record["serial"]] = frozen
             if frozen:
@@ -477,7 +490,7 @@ class Monitor:
                 store = self._opt_frozen[record["serial"]]
                 for p in frozen:
                     if id(p) not in store:
-                        store[id(p)] = self.snapshots.take(p)
+                        store[id(p)] = [self.snapshots.take(p), p._version]
         except Exception:  # noqa: BLE001
             pass
         finally:
@@ -490,21 +503,57 @@ class Monitor:
         self.busy = True
         try:
             record = self._optimizer_record(opt)
-            frozen = self._opt_pending.pop(record["serial"], None)
-            if frozen:
-                store = self._opt_frozen[record["serial"]]
-                moved = [_Snapshots.moved(store[id(p)]) for p in frozen if id(p) in store]
-                moved = [m for m in moved if not math.isnan(m)]
-                if moved:
-                    record["frozen_moved"] = max(record["frozen_moved"], max(moved))
-            # a parameter unfrozen since is no longer compared with its frozen value
-            for pid in [pid for pid, entry in self._opt_frozen[record["serial"]].items()
-                        if entry[0].requires_grad]:
-                del self._opt_frozen[record["serial"]][pid]
+            serial = record["serial"]
+            frozen = self._opt_pending.pop(serial, None) or []
+            store, dirty = self._opt_frozen[serial], self._opt_dirty[serial]
+            fused = any(g.get("fused") for g in opt.param_groups)  # fused kernels leave versions alone
+            for p in frozen:
+                entry = store.get(id(p))
+                if entry is not None and (fused or p._version != entry[1]):
+                    dirty.add(id(p))  # written to: compared later, once
+            # a parameter unfrozen since is compared one last time, then no longer watched
+            for pid in [pid for pid, entry in store.items() if entry[0][0].requires_grad]:
+                if pid in dirty:
+                    self._compare(record, pid)
+                del store[pid]
         except Exception:  # noqa: BLE001
             pass
         finally:
             self.busy = False
+        self.report_progress()
+
+    def _compare(self, record: dict, pid: int) -> None:
+        entry = self._opt_frozen[record["serial"]].get(pid)
+        self._opt_dirty[record["serial"]].discard(pid)
+        if entry is None:
+            return
+        entry[1] = entry[0][0]._version
+        moved = _Snapshots.moved(entry[0])
+        if not math.isnan(moved):
+            record["frozen_moved"] = max(record["frozen_moved"], moved)
+
+    def _settle(self) -> None:
+        """Compare every frozen parameter written to since its last comparison."""
+        for serial, dirty in list(self._opt_dirty.items()):
+            for pid in list(dirty):
+                self._compare(self.optimizers[serial], pid)
+
+    def report_progress(self, force: bool = False) -> None:
+        """Write a snapshot of the results to the progress file, at most every PROGRESS_SECONDS."""
+        if self.progress_path is None or self.busy:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_progress < PROGRESS_SECONDS:
+            return
+        self._last_progress = now
+        try:
+            snapshot = dict(self.results(), **self.about, status="running")
+            tmp = f"{self.progress_path}.tmp"
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(snapshot, handle, default=str)
+            os.replace(tmp, self.progress_path)
+        except Exception:  # noqa: BLE001 - progress is a courtesy; the run must go on
+            pass
 
     # -- warnings and exceptions ------------------------------------------------------------
     def _warning(self, msg) -> None:
@@ -620,8 +669,15 @@ class Monitor:
 
     # -- results ----------------------------------------------------------------------------------
     def results(self) -> dict:
+        was_busy, self.busy = self.busy, True
+        try:
+            return self._results()
+        finally:
+            self.busy = was_busy
+
+    def _results(self) -> dict:
+        self._settle()
         movement = []
-        self.busy = True
         for (path, line), snap in self._probe_snaps.items():
             moved = [_Snapshots.moved(e) for e in snap["entries"]]
             moved = [m for m in moved if not math.isnan(m)]

@@ -30,6 +30,12 @@ def fixture_summary(rows, device: str, seconds: float) -> str:
     return text
 
 
+def devices_used(rows, requested: str) -> str:
+    """The devices the fixtures actually ran on ("cpu", "cuda", "cpu and cuda"), not "auto"."""
+    used = sorted({r.device for r in rows if getattr(r, "device", None)})
+    return " and ".join(used) if used else requested
+
+
 def write_program_table(rows, out: TextIO, cwd: str = "") -> None:
     header = ("LOCATION", "RULE", "VERDICT", "EVIDENCE")
     body = [(f"{_rel(r['path'], cwd)}:{r['line']}", r["code"], r["verdict"], r["evidence"]) for r in rows]

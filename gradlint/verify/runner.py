@@ -1,9 +1,11 @@
-"""Running a program under the monitors in a child process, with a timeout.
+"""Running a program under the monitors in a child process, with an optional timeout.
 
 The parent writes a JSON spec, starts ``python -m gradlint.verify.child SPEC RESULT`` in
-its own session and reads the JSON result back. On timeout it sends SIGINT (the child
-turns it into KeyboardInterrupt and still writes what it measured), then kills the whole
-process group after a grace period. The linter process itself never imports torch.
+its own session and reads the JSON result back. On timeout, or when the user presses
+Ctrl-C, it sends SIGINT (the child turns it into KeyboardInterrupt and still writes what it
+measured), then kills the whole process group after a grace period. Whatever the program
+leaves running is killed when it ends, and the child dies with the parent (it watches a
+pipe the parent holds open). The linter process itself never imports torch.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 GRACE_SECONDS = 10
 OUTPUT_TAIL = 4000
@@ -32,6 +35,7 @@ class RunResult:
     returncode: Optional[int] = None
     timed_out: bool = False
     output: str = ""
+    interrupted: bool = False      # stopped by the user (Ctrl-C)
 
     @property
     def status(self) -> str:
@@ -39,10 +43,12 @@ class RunResult:
             return "timeout"
         return self.result.get("status") or "crashed"
 
-    def problem(self, timeout: float) -> Optional[str]:
+    def problem(self, timeout: Optional[float]) -> Optional[str]:
         """A sentence for the user when the program did not run to completion, else None."""
         if self.timed_out:
             return f"the program did not finish within {timeout:g} s and was stopped; verdicts are partial"
+        if self.interrupted:
+            return "the program was stopped (Ctrl-C); verdicts are partial"
         status = self.result.get("status")
         if status == "error":
             return self.result.get("error", "the verifier could not start the program")
@@ -92,48 +98,116 @@ def child_env(device: str, threads: Optional[int] = None, extra: Optional[Dict[s
 
 
 def make_spec(program: str, args: Sequence[str] = (), files: Optional[Sequence[str]] = None,
-              watch: Optional[Dict[str, List[int]]] = None, device: str = "cpu") -> dict:
+              watch: Optional[Dict[str, List[int]]] = None, device: str = "cpu",
+              module: Optional[str] = None) -> dict:
+    """The child's spec. ``module``: run it as ``python -m`` runs it (``program`` is its file)."""
     program = os.path.abspath(program)
     return {"program": program, "args": list(args), "files": [os.path.abspath(f) for f in (files or [program])],
-            "watch": {os.path.abspath(k): sorted(set(v)) for k, v in (watch or {}).items()}, "device": device}
+            "watch": {os.path.abspath(k): sorted(set(v)) for k, v in (watch or {}).items()}, "device": device,
+            "module": module}
 
 
-def run_child(spec: dict, timeout: float, capture: bool = True, threads: Optional[int] = None) -> RunResult:
-    """Run one program in a fresh interpreter under the monitors."""
+def run_child(spec: dict, timeout: Optional[float], capture: bool = True, threads: Optional[int] = None,
+              progress: Optional[Callable[[dict], None]] = None) -> RunResult:
+    """Run one program in a fresh interpreter under the monitors. ``timeout``: seconds the
+    program may run (counted from its start, the child's own start-up aside), or None to wait
+    as long as it runs. ``progress(snapshot)`` is called with each new snapshot of the
+    measurements while it runs. Ctrl-C stops the program and keeps what it measured."""
     with tempfile.TemporaryDirectory(prefix="gradlint-verify-") as tmp:
         spec_path = os.path.join(tmp, "spec.json")
         result_path = os.path.join(tmp, "result.json")
         log_path = os.path.join(tmp, "output.txt")
+        progress_path = os.path.join(tmp, "progress.json")
+        started_path = os.path.join(tmp, "started")
+        spec = dict(spec, started=started_path)
+        if progress is not None:
+            spec = dict(spec, progress=progress_path)
         with open(spec_path, "w", encoding="utf-8") as handle:
             json.dump(spec, handle)
         cmd = [sys.executable, "-m", "gradlint.verify.child", spec_path, result_path]
         log = open(log_path, "wb") if capture else None
+        lifeline, keep = os.pipe()  # the child watches `lifeline`; it ends when `keep` closes
+        run = RunResult()
         try:
+            env = child_env(spec.get("device", "cpu"), threads, {"GRADLINT_LIFELINE": str(lifeline)})
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                     stdout=log if capture else sys.stderr.fileno(),
                                     stderr=subprocess.STDOUT if capture else None,
-                                    env=child_env(spec.get("device", "cpu"), threads),
-                                    start_new_session=(os.name == "posix"))
-            run = RunResult()
+                                    env=env, pass_fds=(lifeline,), start_new_session=(os.name == "posix"))
+            os.close(lifeline)
+            lifeline = -1
             try:
-                run.returncode = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                run.timed_out = True
+                run.returncode, run.timed_out = _wait(proc, timeout, progress, progress_path, started_path)
+            except KeyboardInterrupt:
+                run.interrupted = True
                 run.returncode = _stop(proc)
+            finally:
+                _kill_group(proc)
         finally:
+            if lifeline >= 0:
+                os.close(lifeline)
+            os.close(keep)
             if log is not None:
                 log.close()
         if capture:
             with open(log_path, "rb") as handle:
                 data = handle.read()
             run.output = data[-OUTPUT_TAIL:].decode("utf-8", "replace")
-        if os.path.exists(result_path):
-            with open(result_path, encoding="utf-8") as handle:
-                try:
-                    run.result = json.load(handle)
-                except ValueError:
-                    run.result = {}
+        run.result = _load(result_path)
         return run
+
+
+def _wait(proc: subprocess.Popen, timeout: Optional[float], progress, progress_path: str, started_path: str):
+    """(exit status, timed out?): wait for the child, reporting progress snapshots as they
+    come; the timeout counts from the moment the program starts (the child marks it)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    started = False
+    seen = None
+    while True:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        step = 0.5 if left is None else min(0.5, left)
+        if progress is None and timeout is None:
+            step = None
+        try:
+            return proc.wait(timeout=step), False
+        except subprocess.TimeoutExpired:
+            pass
+        if not started and deadline is not None and os.path.exists(started_path):
+            started = True
+            deadline = time.monotonic() + timeout
+        if progress is not None:
+            try:
+                stamp = os.stat(progress_path).st_mtime_ns
+            except OSError:
+                stamp = None
+            if stamp is not None and stamp != seen:
+                seen = stamp
+                snapshot = _load(progress_path)
+                if snapshot:
+                    progress(snapshot)
+        if deadline is not None and time.monotonic() >= deadline:
+            return _stop(proc), True
+
+
+def _load(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            value = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Whatever the program left running in its process group goes with it."""
+    if os.name == "posix":
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 def _stop(proc: subprocess.Popen) -> Optional[int]:
@@ -174,7 +248,8 @@ class WarmPool:
         for _ in range(max(1, size)):
             proc = subprocess.Popen([sys.executable, "-m", "gradlint.verify.child", "--serve"],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                    env=child_env(device, threads), start_new_session=True)
+                                    env=child_env(device, threads, {"GRADLINT_PARENT": str(os.getpid())}),
+                                    start_new_session=True)
             self._all.append(proc)
             self._idle.put(proc)
         self.threads = threads
