@@ -6,7 +6,7 @@ from typing import Dict, Optional, Tuple
 
 import libcst as cst
 
-from . import torchapi, words
+from . import recorders, torchapi, words
 from .events import Backward, ForwardCall, OptimizerBuild, Region
 from .names import key_of
 from .scopes import CallSite, ClassInfo, FunctionInfo
@@ -34,6 +34,7 @@ class CallsMixin:
     # -- calls ----------------------------------------------------------------------------
     def call(self, node: cst.Call, st: State) -> Value:
         func = node.func
+        recorders.on_call(self, node)
         qual = self.imports.qualname(func)
         if qual is None and type(func) is cst.Attribute:
             recv = self.ev(func.value, st)
@@ -90,6 +91,7 @@ class CallsMixin:
         if self.is_model(callee):
             return self.forward(node, callee, args, st)
         if callee.kind == "module":  # a loss or other parameter-free layer
+            recorders.on_module_call(self, node, callee, args)
             return self.op([v for _, v in args], st, node, "a loss")
         if callee.kind == "unknown" and callee.key and (callee.key in self.fn.params or self.from_init(callee.key)):
             # `def helper(m, x): return m(x)`, `self.model(x)` with `self.model = model` in
@@ -167,6 +169,7 @@ class CallsMixin:
         """The event rules read: a model call with the modes and grad mode in force."""
         if node in self.events.constructions:
             return
+        recorders.on_forward(self, node, st)
         key = callee.key
         if key is not None:
             modes = lookup_mode(st.modes, key, st.trained, entry_ok(self.fn, key))
@@ -188,6 +191,7 @@ class CallsMixin:
 
     def method_call(self, node: cst.Call, recv: Value, meth: str, st: State) -> Value:
         key = recv.key
+        recorders.on_method(self, node, recv, meth, st)
         if recv.kind == "tensor" and meth in torchapi.MODULE_ONLY_METHODS and recv.tensor is not None \
                 and recv.tensor.how == _MODEL_OUTPUT and recv.tensor.origin is not None:
             recv = self.constructed(recv, st)
@@ -296,6 +300,7 @@ class CallsMixin:
                 # (or a method) of the model runs
                 return self.forward(node, Value("module", key=f"{key}.{meth}"), args, st)
             if callee.kind == "module":
+                recorders.on_module_call(self, node, callee, args)
                 return self.op([v for _, v in args], st, node, "a loss")
             if callee.kind == "unknown" and self.from_init(callee.key):
                 self.record_forward(node, callee, args, st)
@@ -336,7 +341,7 @@ class CallsMixin:
             values = self.op([recv] + [v for _, v in args], st, node, f"`.{meth}()`")
             return Value("tuple", elements=(values, Value("tensor", tensor=TensorFact(frozenset({"plain"})))))
         if meth in torchapi.DETACHING_METHODS:
-            return Value("tensor", tensor=TensorFact(frozenset({"detached"}), dtype=fact.dtype))
+            return Value("tensor", tensor=TensorFact(frozenset({"detached"}), node, dtype=fact.dtype))
         if meth in torchapi.CONVERSIONS:
             return self.conversion(node, recv, meth, args, st)
         if meth.endswith("_") and not meth.endswith("__"):
@@ -409,6 +414,7 @@ class CallsMixin:
 
     # -- torch and library calls ------------------------------------------------------------
     def api_call(self, node: cst.Call, qual: str, args, st: State) -> Value:
+        recorders.on_api(self, node, qual, args)
         nn_name = torchapi.nn_class(qual)
         if nn_name is not None:
             return self.nn_module(node, nn_name, args)
@@ -430,7 +436,7 @@ class CallsMixin:
         if factory_mode is not None:
             mode = frozenset({(EVAL, node)}) if factory_mode == "eval" else TRAIN_ATOMS
             self.o.setter_loops[node] = tuple(self.loops)
-            return Value("module", mode=mode)
+            return Value("module", mode=mode, batchnorm=torchapi.factory_batchnorm(qual, node))
         if torchapi.is_optimizer_class(qual):
             return self.optimizer(node, args, st)
         if torchapi.is_scheduler_class(qual):
@@ -497,7 +503,8 @@ class CallsMixin:
         else:
             mode_dep = False
         has_params = False if torchapi.nn_param_free(name) else None
-        return Value("module", mode=NEW_ATOMS, mode_dep=mode_dep, has_params=has_params)
+        return Value("module", mode=NEW_ATOMS, mode_dep=mode_dep, has_params=has_params, qual=f"torch.nn.{name}",
+                     batchnorm=torchapi.holds_batchnorm(name, args))
 
     def optimizer(self, node: cst.Call, args, st: Optional[State] = None) -> Value:
         first = arg_of(args, 0, "params")

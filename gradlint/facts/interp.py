@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 
-from . import torchapi, words
+from . import recorders, torchapi, words
 from .calls import CallsMixin
 from .events import Accumulation, Freeze, LoopInfo, Region, RequiresGradSet, Syntactic
 from .expressions import ExpressionsMixin
@@ -144,6 +144,7 @@ class _Run(ExpressionsMixin, CallsMixin):
         self.returns: Optional[Value] = None
         self.prepared: Dict[str, str] = {}   # model key -> how it was readied for inference here
         self.steps = 0                       # training steps seen so far (calls included)
+        self.inference = recorders.inference_decorator(fn)  # the inference_mode context in force, if any
         fn.locals = set()
 
     # -- entry and exit -------------------------------------------------------------
@@ -401,6 +402,7 @@ class _Run(ExpressionsMixin, CallsMixin):
             self.ev(node.test, st)
             return st
         if type(node) is cst.Del:
+            recorders.on_del(self, node)
             return st
         return st
 
@@ -465,6 +467,7 @@ class _Run(ExpressionsMixin, CallsMixin):
     def with_(self, node: cst.With, st: State) -> Optional[State]:
         before = st.grad
         grad = st.grad
+        outer_inference = self.inference
         for item in node.items:
             expr = item.item
             qual = self.imports.qualname(expr)
@@ -475,12 +478,14 @@ class _Run(ExpressionsMixin, CallsMixin):
                 continue
             effect = self.grad_effect(expr, st)
             self.ev(expr, st)
+            self.inference = recorders.inference_context(self, expr) or self.inference
             if effect is not None:
                 grad = effect
             if item.asname is not None:
                 self.assign(item.asname.name, UNKNOWN_VALUE, st, None)
         st.grad = grad
         out = self.block(_block_statements(node.body), st)
+        self.inference = outer_inference
         if out is not None:
             out.grad = before
         return out
@@ -509,6 +514,8 @@ class _Run(ExpressionsMixin, CallsMixin):
         if type(expr) is cst.Attribute and expr.attr.value in torchapi.MODE_METHODS:
             recv = self.ev(expr.value, st)
             attr = expr.attr.value
+            if attr == "zero_grad":
+                recorders.on_bare_zero_grad(self, node, recv)
             if attr != "step" or recv.kind in ("optimizer", "scheduler") or self._optimizer_named(recv.key):
                 shown = recv.key or "obj"
                 self.syntactic(node, "GL102",
@@ -552,6 +559,8 @@ class _Run(ExpressionsMixin, CallsMixin):
                 if type(el.slice) is cst.Index:
                     self.ev(el.slice.value, st)
             return
+        if type(target) is cst.Attribute and target.attr.value == "grad":
+            recorders.on_grad_assign(self, target)
         if type(target) is cst.Attribute and target.attr.value in _REQUIRES_GRAD_ATTRS:
             self.requires_grad_set(target, value, st, stmt)
             return

@@ -120,6 +120,7 @@ class Value:
     frozen: Tuple[str, ...] = ()      # parts of a new module built frozen ("" = all of it)
     init_modes: Tuple = ()            # (".sub", atoms): modes its __init__ set on parts of itself
     elements: Tuple = ()              # a tuple's elements ((values, indices) of x.max(1))
+    batchnorm: Optional[bool] = None  # holds batch norm with running statistics (None: unknown)
 
     def with_(self, **changes) -> "Value":
         """A copy with some fields changed (dataclasses.replace, without its __init__ cost)."""
