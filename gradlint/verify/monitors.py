@@ -183,6 +183,8 @@ class Monitor:
         self._stack: List[Optional[dict]] = []
         self._handles = []
         self._restore = []
+        from .monitors_calls import CallMonitors
+        self.calls = CallMonitors(self)
 
     # -- where: the program's own frames ---------------------------------------------------
     def program_path(self, filename: str) -> Optional[str]:
@@ -234,10 +236,12 @@ class Monitor:
 
         warnings._showwarnmsg = show
         self._restore.append(lambda: setattr(warnings, "_showwarnmsg", original_show))
+        self.calls.install()
         sys.settrace(self._trace_call)
 
     def uninstall(self) -> None:
         sys.settrace(None)
+        self.calls.uninstall()
         for handle in self._handles:
             handle.remove()
         for undo in self._restore:
@@ -558,6 +562,7 @@ class Monitor:
                 state["cuda_mem"] = torch.cuda.memory_allocated()
             if obj is not MISSING:
                 state["subject"] = self._describe(obj, key if phase == "after" else None)
+            self.calls.probe(frame, key, phase)
             if phase == "before":
                 self.probe_counts[key] += 1
                 pair = {"seq": self.seq, "path": path, "line": line, "before": state,
@@ -637,6 +642,7 @@ class Monitor:
             "optimizers": list(self.optimizers.values()),
             "movement": movement,
             "cuda_used": bool(torch.cuda.is_initialized()),
+            **self.calls.results(),
         }
 
 
