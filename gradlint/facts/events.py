@@ -141,6 +141,7 @@ class Events:
     constructions: set = field(default_factory=set)        # calls that looked like model runs but built one
     # GL104, GL105, GL204, GL502, GL503, GL902 (``recorders``)
     functional: dict = field(default_factory=dict)         # FunctionalCall
+    forward_methods: dict = field(default_factory=dict)    # ForwardMethod
     losses: dict = field(default_factory=dict)             # LossInput
     inference_uses: dict = field(default_factory=dict)     # InferenceUse
     steps: dict = field(default_factory=dict)              # OptimizerStep
@@ -182,6 +183,16 @@ class InferenceUse:
     made: cst.CSTNode             # the expression that made the inference tensor
     how: str                      # as TensorFact.how of the result: "the model's output", "arithmetic", ...
     grad: frozenset               # the grad mode at the operation
+
+
+@dataclass(eq=False)
+class ForwardMethod:
+    """``x.forward(...)``: the method called by name (the same fields ``rules.common.model_value`` reads)."""
+
+    node: cst.Call
+    fn: object
+    key: Optional[str]
+    value: object                 # the receiver's Value
 
 
 @dataclass(eq=False)

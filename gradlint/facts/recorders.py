@@ -13,7 +13,7 @@ from typing import Optional
 import libcst as cst
 
 from . import words
-from .events import FunctionalCall, GradReset, InferenceUse, LossInput, OptimizerStep
+from .events import ForwardMethod, FunctionalCall, GradReset, InferenceUse, LossInput, OptimizerStep
 from .names import key_of
 from .syntax import arg_of, const_bool
 from .values import REQUIRES_GRAD
@@ -66,8 +66,11 @@ def on_call(run, node: cst.Call) -> None:
 
 
 def on_method(run, node: cst.Call, recv, meth: str, st) -> None:
-    """A method call with its receiver evaluated: optimizer steps, backward calls, ``.softmax()``."""
-    if meth == "step":
+    """A method call with its receiver evaluated: optimizer steps, backward calls, ``.softmax()``,
+    ``.forward()``."""
+    if meth == "forward":
+        run.record("forward_methods", node, ForwardMethod(node, run.fn, recv.key, recv))
+    elif meth == "step":
         key, value = _stepped(run, node, recv, st)
         if key is not None or value is not None:
             run.record("steps", node, OptimizerStep(node, run.fn, key, value, tuple(run.loops)))
