@@ -20,6 +20,7 @@ Each wrapper stops measuring after a few calls per site; the program's results d
 from __future__ import annotations
 
 import ast
+import copy
 import math
 import sys
 import weakref
@@ -32,7 +33,7 @@ import torch.nn.functional as F
 from .statements import MISSING, resolve
 
 MEASURED_CALLS = 3      # per site: dropout repeats, softmax-loss gradients
-BACKWARDS_MEASURED = 6  # per site: backward gradient snapshots
+BACKWARDS_MEASURED = 10  # per site: backward gradient snapshots
 STEPS_MEASURED = 12     # per optimizer
 FULL_COPY = 4 << 20     # gradient elements copied whole; beyond, the first SLICE of each leaf
 SLICE = 4096
@@ -84,6 +85,10 @@ class CallMonitors:
         self._last_grads: Dict[tuple, dict] = {}
         self._scaled: Dict[int, object] = {}  # outputs of GradScaler.scale (their factor is AMP's, not the loss's)
         self._opt_ids: Dict[int, int] = {}
+        self._runs: List[dict] = []           # measured backwards: which leaves, fresh or not, the loss factor
+        self._last_step: Dict[int, int] = {}  # optimizer serial -> seq of its last step
+        self._pending: Dict[int, tuple] = {}  # optimizer id -> (params before, update with the divided loss, record)
+        self._counterfactuals = set()
         self._hooked: Dict[tuple, list] = {}
         self._undo: list = []
 
@@ -104,8 +109,9 @@ class CallMonitors:
         except ImportError:  # pragma: no cover - older torch
             pass
         from torch.optim import optimizer as optim_module
-        handle = optim_module.register_optimizer_step_pre_hook(self._pre_step)
-        self._undo.append(handle.remove)
+        for handle in (optim_module.register_optimizer_step_pre_hook(self._pre_step),
+                       optim_module.register_optimizer_step_post_hook(self._post_step)):
+            self._undo.append(handle.remove)
 
     def uninstall(self) -> None:
         for undo in reversed(self._undo):
@@ -273,6 +279,8 @@ class CallMonitors:
                 record["last_seq"] = last["seq"]
             self._last_grads[(path, line)] = {"seq": record["seq"], "grads": after}
             self.backwards.append(record)
+            self._runs.append({"seq": record["seq"], "ids": frozenset(before), "site": [path, line], "scale": scale,
+                               "fresh": record["before_norm"] == 0.0, "after_norm": record["after_norm"]})
         except Exception as exc:  # noqa: BLE001
             self.backwards.append({"path": path, "line": line, "monitor_error": f"{type(exc).__name__}: {exc}"})
         finally:
@@ -289,15 +297,73 @@ class CallMonitors:
         m.busy = True
         try:
             path, line = m.site(sys._getframe(1))
-            grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+            params = [p for g in opt.param_groups for p in g["params"]]
+            grads = [p.grad for p in params if p.grad is not None]
             group = opt.param_groups[0] if opt.param_groups else {}
-            self.steps.append({"seq": m.tick(), "path": path, "line": line, "opt": serial, "type": type(opt).__name__,
-                               "grad_norm": _norm(grads), "with_grad": len(grads),
-                               "momentum": group.get("momentum") or (group.get("betas") or (None,))[0]})
-        except Exception:  # noqa: BLE001
-            pass
+            record = {"seq": m.tick(), "path": path, "line": line, "opt": serial, "type": type(opt).__name__,
+                      "grad_norm": _norm(grads), "with_grad": len(grads),
+                      "momentum": group.get("momentum") or (group.get("betas") or (None,))[0]}
+            record.update(self._accumulated(serial, {id(p) for p in params}, record["grad_norm"]))
+            self._last_step[serial] = record["seq"]
+            self.steps.append(record)
+            if record.get("accumulated", 0) > 1 and record["factor"] > 1.5 and serial not in self._counterfactuals:
+                self._counterfactuals.add(serial)
+                self._counterfactual(opt, params, record)
+        except Exception as exc:  # noqa: BLE001
+            self.steps.append({"path": None, "line": None, "monitor_error": f"{type(exc).__name__}: {exc}"})
         finally:
             m.busy = False
+        return None
+
+    def _accumulated(self, serial: int, params, grad_norm: float) -> dict:
+        """The measured backwards summed into this step: those since the optimizer's last step that
+        reached its parameters, from the last one that started from cleared gradients. ``factor``:
+        how many mean gradients the step applies (their loss factors summed, times what happened to
+        the gradient between the last backward and the step: clipping, a division of ``.grad``)."""
+        last = self._last_step.get(serial, 0)
+        run = [r for r in self._runs if r["seq"] > last and r["ids"] & params]
+        fresh = [i for i, r in enumerate(run) if r["fresh"]]
+        run = run[fresh[-1]:] if fresh else run
+        if not run:
+            return {}
+        after = run[-1]["after_norm"]
+        since = grad_norm / after if after else 1.0
+        return {"accumulated": len(run), "factor": sum(r["scale"] for r in run) * since, "loss_factor":
+                sum(r["scale"] for r in run) / len(run), "since_backward": since,
+                "sites": sorted({tuple(r["site"]) for r in run})}
+
+    def _counterfactual(self, opt, params, record) -> None:
+        """The update this step would make with the loss divided by the accumulation factor: the same
+        optimizer stepped on gradient / factor from the same state, then everything put back."""
+        if not type(opt).__module__.startswith("torch.optim") or sum(p.numel() for p in params) > FULL_COPY:
+            return
+        state = copy.deepcopy(opt.state_dict())
+        saved = [p.detach().clone() for p in params]
+        grads = [p.grad for p in params]
+        try:
+            with torch.no_grad():
+                for p, g in zip(params, grads):
+                    if g is not None:
+                        p.grad = g / record["factor"]
+            opt.step()
+            with torch.no_grad():
+                divided = _norm([p.detach() - s for p, s in zip(params, saved)])
+        finally:
+            with torch.no_grad():
+                for p, s, g in zip(params, saved, grads):
+                    p.copy_(s)
+                    p.grad = g
+            opt.load_state_dict(state)
+        self._pending[id(opt)] = (params, saved, divided, record)
+
+    def _post_step(self, opt, args, kwargs):
+        pending = self._pending.pop(id(opt), None)
+        if pending is None or self.m.busy:
+            return None
+        params, saved, divided, record = pending
+        with torch.no_grad():
+            applied = _norm([p.detach() - s for p, s in zip(params, saved)])
+        record["update_norm"], record["divided_update_norm"] = applied, divided
         return None
 
     # -- GL902: softmax output into a classification loss -------------------------------------------
