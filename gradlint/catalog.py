@@ -33,10 +33,6 @@ PLANNED = [
              "A computed tensor used as a trainable weight."),
     RuleInfo("GL403", "in-place-update-of-leaf-outside-no-grad", "error",
              "`w -= lr * w.grad` on a leaf that requires grad, outside `no_grad`."),
-    RuleInfo("GL502", "zero-grad-missing-or-misplaced", "error",
-             "Gradients are not reset between steps, or reset between `backward()` and `step()`."),
-    RuleInfo("GL901", "forward-called-directly", "warning",
-             "`model.forward(x)` bypasses hooks."),
 ]
 
 
