@@ -241,6 +241,8 @@ class CallsMixin:
                 self.freeze(node, owner, not flag, st)
             if flag is not False:
                 self.grad_use()
+            if flag is False and owner is None and recv.kind == "module":
+                return recv.with_(frozen=("",))  # `nn.Linear(...).requires_grad_(False)`: built frozen
             return recv
         if meth == "backward":
             self.backward(node, recv.tensor if recv.kind == "tensor" else None, st)

@@ -147,7 +147,7 @@ class Events:
     steps: dict = field(default_factory=dict)              # OptimizerStep
     resets: dict = field(default_factory=dict)             # GradReset
     backward_loops: dict = field(default_factory=dict)     # backward node -> its enclosing loops
-    forward_states: dict = field(default_factory=dict)     # model call node -> (modes, frozen) at the call
+    forward_states: dict = field(default_factory=dict)     # model call node -> (modes, frozen, trained) there
     inference_made: dict = field(default_factory=dict)     # node evaluated under inference_mode -> its context
     softmax_made: set = field(default_factory=set)         # calls whose result is a softmax
 

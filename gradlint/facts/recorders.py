@@ -102,8 +102,9 @@ def on_module_call(run, node: cst.Call, callee, args) -> None:
 
 
 def on_forward(run, node: cst.Call, st) -> None:
-    """A model call: the mode map and the frozen keys in force (GL105 reads parts of the model)."""
-    run.events.forward_states[node] = (st.modes, st.frozen)
+    """A model call: the mode map, the frozen keys and whether a step ran before (GL105 reads parts of
+    the model)."""
+    run.events.forward_states[node] = (st.modes, st.frozen, st.trained)
 
 
 def on_op(run, node, facts, st, how: str, requires_grad: bool) -> None:
