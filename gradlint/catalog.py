@@ -21,10 +21,6 @@ class RuleInfo:
 
 
 PLANNED = [
-    RuleInfo("GL105", "frozen-batchnorm-still-updating", "warning",
-             "A frozen submodule with BatchNorm runs in train mode, so its running statistics still change."),
-    RuleInfo("GL204", "inference-tensor-escapes-to-autograd", "error",
-             "A tensor made under `inference_mode` is used in a computation that is backpropagated."),
     RuleInfo("GL304", "optimizer-misses-new-params", "error",
              "A submodule is replaced after the optimizer was built: the new layer never trains."),
     RuleInfo("GL305", "unfrozen-params-not-in-optimizer", "error",
