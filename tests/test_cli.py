@@ -67,8 +67,8 @@ def test_rules_lists_every_implemented_rule():
     result = CliRunner().invoke(main, ["rules"])
     assert result.exit_code == 0
     codes = [line.split()[0] for line in result.output.splitlines()]
-    assert codes == ["GL101", "GL102", "GL103", "GL201", "GL202", "GL203", "GL301", "GL302", "GL303",
-                     "GL401", "GL501"]
+    assert codes == ["GL101", "GL102", "GL103", "GL104", "GL105", "GL201", "GL202", "GL203", "GL204", "GL301",
+                     "GL302", "GL303", "GL401", "GL501", "GL502", "GL503", "GL901", "GL902"]
     assert "eval-mode-missing" in result.output
 
 

@@ -150,6 +150,7 @@ class Events:
     forward_states: dict = field(default_factory=dict)     # model call node -> (modes, frozen, trained) there
     inference_made: dict = field(default_factory=dict)     # node evaluated under inference_mode -> its context
     softmax_made: set = field(default_factory=set)         # calls whose result is a softmax
+    hooked: dict = field(default_factory=dict)             # module key (None: every module) -> how hooks came
 
 
 # -- events of GL104, GL105, GL204, GL502, GL503, GL902 (recorded by ``recorders``) ---------------------

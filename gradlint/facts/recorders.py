@@ -28,6 +28,11 @@ _SOFTMAX = frozenset({_F + "softmax", "torch.softmax", "torch.special.softmax", 
 # Helpers named for clearing gradients (their bodies may live where the analysis cannot see).
 _RESET_NAMES = frozenset({"reset_grad", "reset_grads", "clear_grad", "clear_grads", "zero_grads", "zero_gradients"})
 _GRAD_CLEARING = frozenset({"zero_", "fill_"})
+# What puts forward hooks on a module (or, for the global ones, on every module).
+_HOOK_METHODS = frozenset({"register_forward_hook", "register_forward_pre_hook"})
+_HOOKING_FUNCTIONS = frozenset({"torch.nn.utils.weight_norm", "torch.nn.utils.spectral_norm"})  # pre-hooks
+_GLOBAL_HOOKS = frozenset({"torch.nn.modules.module.register_module_forward_hook",
+                           "torch.nn.modules.module.register_module_forward_pre_hook"})
 
 
 # -- where the interpreter calls in ---------------------------------------------------------------
@@ -70,6 +75,8 @@ def on_method(run, node: cst.Call, recv, meth: str, st) -> None:
     ``.forward()``."""
     if meth == "forward":
         run.record("forward_methods", node, ForwardMethod(node, run.fn, recv.key, recv))
+    elif meth in _HOOK_METHODS and recv.key:
+        run.events.hooked.setdefault(recv.key, f"`{meth}`")
     elif meth == "step":
         key, value = _stepped(run, node, recv, st)
         if key is not None or value is not None:
@@ -90,6 +97,12 @@ def on_api(run, node: cst.Call, qual: str, args) -> None:
         run.events.softmax_made.add(node)
     elif qual in ("torch.autograd.backward", "torch.autograd.grad"):
         run.events.backward_loops[node] = tuple(run.loops)
+    elif qual in _HOOKING_FUNCTIONS or qual.startswith("torch.nn.utils.prune."):
+        first = arg_of(args, 0, "module")
+        if first is not None and first[1].key:
+            run.events.hooked.setdefault(first[1].key, f"`{qual.rsplit('.', 1)[-1]}`")
+    elif qual in _GLOBAL_HOOKS:
+        run.events.hooked.setdefault(None, f"`{qual.rsplit('.', 1)[-1]}`")
 
 
 def on_module_call(run, node: cst.Call, callee, args) -> None:

@@ -60,7 +60,7 @@ def _accumulating_step(facts, b, loop):
     if not every_iteration(loop, b.node):
         return None
     steps = [s for s in steps_in(facts, b.fn, loop) if every_iteration(loop, s.node)]
-    if not steps or any(s.node.args and _closure(s) for s in steps):
+    if not steps or any(_closure(s) for s in steps):
         return None
     if resets_in(facts, b.fn, loop):
         return None
@@ -78,7 +78,8 @@ def _accumulating_step(facts, b, loop):
 def _closure(step) -> bool:
     """``optimizer.step(closure)`` (LBFGS): the closure clears and recomputes the gradients."""
     func = step.node.func
-    return isinstance(func, cst.Attribute) and step.key is not None and code_of(func.value) == step.key
+    return bool(step.node.args) and isinstance(func, cst.Attribute) and step.key is not None \
+        and code_of(func.value) == step.key
 
 
 def _fresh_model(facts, fn, loop) -> bool:
@@ -112,7 +113,9 @@ def _cleared_before_step(facts, b):
             continue
         if call is not None and call in steps:
             step = steps[call]
-            return (reset, step) if reset is not None and _same_parameters(reset, step) else None
+            if reset is None or _closure(step) or not _same_parameters(reset, step):
+                return None
+            return reset, step
         if _contains(later, others):
             return None
     return None

@@ -20,6 +20,7 @@ from ..verify import CONFIRMED, NOT_REPRODUCED
 from ..verify.effects import Outcome, effect, num, scan
 from ..verify.observations import Anchor, Observations
 from . import Report, rule
+from .common import is_model_call
 from .steps import backwards, every_iteration, inside, steps_in
 
 _UNKNOWN_DEPTH = 5
@@ -64,7 +65,10 @@ def _accumulation(facts, b) -> Optional[Tuple[cst.BaseExpression, cst.CSTNode, s
     under an ``if`` testing ``... % k``, or ``b`` is in an inner ``for _ in range(k)`` loop that never
     steps, with the step after it in the enclosing loop."""
     loop = b.loops[-1]
-    for step in steps_in(facts, b.fn, loop):
+    steps = steps_in(facts, b.fn, loop)
+    if any(every_iteration(loop, s.node) for s in steps):
+        return None  # a step every iteration (a critic's, while the generator steps every k): no accumulation
+    for step in steps:
         for node in path_to(loop.node.body, step.node) or ():
             if isinstance(node, cst.If):
                 k = _modulus(node.test, _assignments(facts, b.fn))
@@ -185,7 +189,8 @@ class _Scaled:
     def _call(self, call: cst.Call, depth: int) -> bool:
         func = call.func
         events = self.events
-        if call in events.forward_calls or call in events.losses:
+        if call in events.losses or (call in events.forward_calls
+                                     and is_model_call(self.facts, events.forward_calls[call])):
             return False
         qual = self.facts.scopes.imports.qualname(func)
         if qual is not None:

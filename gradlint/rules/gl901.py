@@ -8,11 +8,12 @@ measures.
 from __future__ import annotations
 
 import ast
-from typing import Union
+from typing import Optional, Union
 
 import libcst as cst
 
 from ..docs import RuleDoc, UNSAFE_FIX
+from ..facts import torchapi
 from ..fixes import Edit, Fix, NotFixable
 from ..fixes.cst_tools import code_of
 from ..verify import CONFIRMED, NOT_REPRODUCED
@@ -26,27 +27,76 @@ from .common import model_value
 @rule("GL901", "forward-called-directly", "warning",
       "`model.forward(x)` bypasses the module's hooks.")
 def check(facts):
+    if facts.is_test_file:
+        return  # tests call `forward` on purpose (and reference implementations in test folders)
     for event in facts.events.forward_methods.values():
         func = event.node.func
         if _own(event, func.value):
             continue
         if model_value(facts, event).kind != "module" and not (event.key and event.key in event.fn.modulelike):
             continue
+        why = _why_hooks_matter(facts, event, func.value)
+        if why is None:
+            continue
         shown = code_of(func.value)
-        yield Report(event.node, (f"`{shown}.forward(...)` skips `{shown}.__call__`: forward hooks and pre-hooks "
-                                  f"registered on it (by you or by libraries: profilers, pruning, quantization "
-                                  f"observers, FSDP) do not run; call `{shown}(...)`"),
+        yield Report(event.node, f"`{shown}.forward(...)` skips `{shown}.__call__`: {why}; call `{shown}(...)`",
                      lambda e=event: call_module(e))
 
 
 def _own(event, receiver: cst.BaseExpression) -> bool:
     """``self.forward(x)`` in the class's own methods: the module's own hierarchy (``super().forward``
     never reaches here: it is no model call)."""
-    fn = event.fn
+    fn = _method(event.fn)
+    return (isinstance(receiver, cst.Name) and fn is not None and bool(fn.params)
+            and receiver.value == fn.params[0])
+
+
+def _method(fn):
     while fn is not None and not fn.is_module_level and fn.cls is None:
         fn = fn.parent  # a function nested in a method sees its `self`
-    return (isinstance(receiver, cst.Name) and fn is not None and fn.cls is not None and bool(fn.params)
-            and receiver.value == fn.params[0])
+    return fn if fn is not None and not fn.is_module_level and fn.cls is not None else None
+
+
+def _why_hooks_matter(facts, event, receiver) -> str:
+    """Evidence that skipping ``__call__`` loses something: hooks put on the module in this file (or on
+    every module), a DataParallel / DDP wrapper's ``.module``, or a model's own code calling a part of
+    itself, where the model's users register their hooks. None without such evidence."""
+    hooked = facts.events.hooked
+    if None in hooked:
+        return f"the forward hooks that {hooked[None]} puts on every module do not run for it"
+    if event.key in hooked:
+        return f"the hooks this file puts on it ({hooked[event.key]}) do not run"
+    if isinstance(receiver, cst.Attribute) and receiver.attr.value == "module":
+        return "the DataParallel / DistributedDataParallel wrapper's forward (scatter, gradient sync) is skipped"
+    method = _method(event.fn)
+    if method is not None and method.cls.is_module and _parameters(model_value(facts, event)) is not False:
+        return ("forward hooks and pre-hooks that users of this model register on it (feature extraction, "
+                "profilers, pruning, quantization observers, FSDP) do not run")
+    return None
+
+
+def _parameters(value) -> Optional[bool]:
+    """Whether a module holds parameters: False for parameter-free layers and local classes whose
+    attributes hold none (a loss module); None when it cannot be told."""
+    if value.has_params is not None:
+        return value.has_params
+    cls = value.cls
+    if cls is None:
+        return None
+    for c in cls.all_classes():
+        if getattr(c, "is_summary", False):
+            return None
+        if any(torchapi.nn_class(q) for q in c.base_quals):
+            return None  # a library layer as a base: it may hold parameters
+        for attr in c.attrs.values():
+            kind = attr.kind if attr is not None else "unknown"
+            if kind == "unknown":
+                return None
+            if kind == "param" or (kind == "module" and attr.has_params is not False):
+                return True
+            if kind == "tensor" and attr.tensor is not None and "leaf_rg" in attr.tensor.atoms:
+                return True
+    return False
 
 
 # -- fix -------------------------------------------------------------------------------------------
@@ -65,8 +115,10 @@ DOC = RuleDoc(
     code="GL901",
     what="""
 Finds `module.forward(...)` called on an `nn.Module` from outside the module's own class
-hierarchy: from training or inference code, or from another module's methods
-(`self.encoder.forward(x)`).
+hierarchy where skipping `module(...)` loses something: a module this file puts hooks on
+(or every module, with the global hook functions), a DataParallel / DDP wrapper's `.module`,
+and a model's own methods calling a part of it (`self.encoder.forward(x)`), where the
+model's users register their hooks.
 """,
     why="""
 `module(x)` runs `nn.Module.__call__`, which runs the forward pre-hooks and hooks registered
@@ -99,7 +151,12 @@ with torch.no_grad():
 - `super().forward(x)` and `Base.forward(self, x)` in a subclass, and `self.forward(x)` in the
   module's own methods (its hierarchy: `self(...)` there would recurse through `__call__`).
 - `forward` of objects that are not known to be modules (a plain class with a `forward`
-  method).
+  method), a model's parameter-free parts (a loss module), and test files.
+- Scripts calling `model.forward(x)` on a module that nothing hooks: no hook is skipped there.
+  The rule speaks when hooks are in evidence: registered on that module in the file
+  (`register_forward_hook`, `register_forward_pre_hook`, and the pre-hooks of
+  `nn.utils.weight_norm`, `nn.utils.spectral_norm` and pruning) or on every module (the global registration functions), a
+  DataParallel / DDP wrapper's `.module`, or a model's own methods calling a part of it.
 """,
     verifier="""
 At the flagged statement, registers a forward hook on the module whose `forward` is

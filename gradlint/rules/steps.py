@@ -31,11 +31,12 @@ class Backward:
 
 
 def backwards(facts) -> List[Backward]:
+    """Backward calls outside unit tests (a test trains to check something else than learning)."""
     imports = facts.scopes.imports
     out = []
     for event in facts.events.backwards.values():
         node = event.node
-        if imports.qualname(node.func) == "torch.autograd.grad":
+        if imports.qualname(node.func) == "torch.autograd.grad" or facts.is_test_function(event.fn):
             continue
         out.append(Backward(node, event.fn, facts.events.backward_loops.get(node, ())))
     return out
