@@ -41,6 +41,11 @@ class Block(nn.Module):
 class MyDropout(nn.Dropout):
     def forward(self, x):
         return F.dropout(x, self.p)  # flag
+
+
+class MCDropout(nn.Module):
+    def forward(self, x):
+        return F.dropout(x, 0.2)
 """),
     ],
     "GL902": [
@@ -57,6 +62,46 @@ logits = nn.Linear(4, 3)(torch.randn(2, 4))
 y = torch.tensor([0, 2])
 a = F.cross_entropy(logits.softmax(1), y)  # flag
 b = nn.CrossEntropyLoss()(nn.Softmax(dim=1)(logits), y)  # flag
+"""),
+        # forward returns a softmax only on some paths (a conditional expression, a conditional
+        # reassignment), or always (its last assignment)
+        ("""
+class Maybe(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return F.softmax(self.fc(x), 1) if not self.training else self.fc(x)
+
+
+class Later(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = F.softmax(self.fc(x), 1)
+        if self.training:
+            x = torch.log(x)
+        return x
+
+
+class Always(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = self.fc(x)
+        x = F.softmax(x, dim=1)
+        return x
+
+
+y = torch.tensor([0, 2])
+a = F.cross_entropy(Maybe()(torch.randn(2, 4)), y)
+b = F.cross_entropy(Later()(torch.randn(2, 4)), y)
+c = F.cross_entropy(Always()(torch.randn(2, 4)), y)  # flag
 """),
     ],
     "GL502": [
@@ -190,6 +235,7 @@ def test_rule_reports_exactly(code, source):
 
 
 def test_gl901_is_quiet_in_test_files():
-    text = HEAD + "model = nn.Linear(2, 2)\nmodel.register_forward_hook(print)\nout = model.forward(torch.randn(1, 2))\n"
+    text = HEAD + ("model = nn.Linear(2, 2)\nmodel.register_forward_hook(print)\n"
+                   "out = model.forward(torch.randn(1, 2))\n")
     assert [f.code for f in lint_source(text, "train.py", Selection(select=["GL901"]))] == ["GL901"]
     assert lint_source(text, "tests/test_model.py", Selection(select=["GL901"])) == []

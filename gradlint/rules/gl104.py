@@ -26,6 +26,8 @@ from . import Report, rule
 # decides per mode there. They only ever silence the rule.
 _MODE_WORDS = frozenset({"training", "train", "deterministic", "eval", "evaluation", "inference", "testing"})
 _NEVER_DROPS = ("alpha_dropout", "feature_alpha_dropout")   # their `training` defaults to False
+# Classes and functions named for dropout at inference on purpose (Monte Carlo dropout, Bayesian layers).
+_ALWAYS_WORDS = frozenset({"mc", "monte", "carlo", "montecarlo", "bayesian", "bayes", "mcdropout", "always"})
 
 
 # -- check -----------------------------------------------------------------------------------------
@@ -33,7 +35,7 @@ _NEVER_DROPS = ("alpha_dropout", "feature_alpha_dropout")   # their `training` d
       "`F.dropout` in a module without `training=`, or attention `dropout_p` without a `self.training` guard.")
 def check(facts):
     for event in facts.events.functional.values():
-        if not _in_module(event.fn, set()):
+        if not _in_module(event.fn, set()) or _always_on_purpose(event.fn):
             continue
         node, shown = event.node, code_of(event.node.func)
         if event.qual == ATTENTION:
@@ -70,6 +72,16 @@ def _in_module(fn, seen) -> bool:
     if fn.cls is not None and fn.cls.is_module and "staticmethod" not in fn.decorator_names:
         return True
     return _in_module(fn.parent, seen) or any(_in_module(site.caller, seen) for site in fn.callsites)
+
+
+def _always_on_purpose(fn) -> bool:
+    """A class or function named for dropout at inference (``MCDropout``, ``bayesian_forward``)."""
+    while fn is not None and not fn.is_module_level:
+        names = [fn.name] + ([fn.cls.name] if fn.cls is not None else [])
+        if any(words.tokens(n) & _ALWAYS_WORDS for n in names):
+            return True
+        fn = fn.parent
+    return False
 
 
 def _arg(call: cst.Call, index: int, name: str) -> Optional[cst.Arg]:
@@ -228,6 +240,8 @@ class Net(nn.Module):
 - Calls outside modules (data augmentation in a dataset or a plain function).
 - The mode passed on: `training=self.training`, `training=True` (Monte Carlo dropout on
   purpose), `F.dropout(x, p, self.training)`, `**kwargs`.
+- Classes and functions named for dropout at inference on purpose (`MCDropout`,
+  `BayesianLinear`, `mc_forward`).
 - Calls under a condition about the mode (`if self.training:`, `x if self.training else y`),
   attention with `dropout_p=p if self.training else 0.0` (also through a local name), and a
   constant `p=0` / `dropout_p=0.0`.

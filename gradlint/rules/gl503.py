@@ -332,7 +332,8 @@ def effect_at(obs: Observations, at: Anchor) -> Outcome:
         return Outcome(NOT_REPRODUCED, "no step applied gradients accumulated from this line")
     s = steps[0]
     n, factor = s["accumulated"], s["factor"]
-    summed = f"each `step()` applied {n} backward passes of this loss summed with the loss factor {num(s['loss_factor'])}"
+    summed = (f"each `step()` applied {n} backward passes of this loss summed with the loss factor "
+              f"{num(s['loss_factor'])}")
     if abs(s.get("since_backward", 1.0) - 1.0) > 0.01:
         summed += f" and the gradient scaled by {num(s['since_backward'])} before the step"
     summed += f": {num(factor)}x the mean gradient"

@@ -155,8 +155,9 @@ with torch.no_grad():
 - Scripts calling `model.forward(x)` on a module that nothing hooks: no hook is skipped there.
   The rule speaks when hooks are in evidence: registered on that module in the file
   (`register_forward_hook`, `register_forward_pre_hook`, and the pre-hooks of
-  `nn.utils.weight_norm`, `nn.utils.spectral_norm` and pruning) or on every module (the global registration functions), a
-  DataParallel / DDP wrapper's `.module`, or a model's own methods calling a part of it.
+  `nn.utils.weight_norm`, `nn.utils.spectral_norm` and pruning) or on every module (the
+  global registration functions), a DataParallel / DDP wrapper's `.module`, or a model's own
+  methods calling a part of it.
 """,
     verifier="""
 At the flagged statement, registers a forward hook on the module whose `forward` is

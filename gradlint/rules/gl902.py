@@ -69,11 +69,43 @@ def _softmax_source(facts, event) -> Optional[str]:
 
 
 def _returns_softmax(forward, made) -> bool:
-    """Every return of ``forward`` is a softmax (one return statement, whose value the facts made)."""
+    """``forward`` returns a softmax on every path: one return statement, whose value is a softmax call,
+    or a name whose last assignment in the function's own body (not under a condition) is one."""
     returns = [r for r in _Returns.of(forward.node) if r.value is not None]
-    value = forward.returns
-    fact = value.tensor if value is not None and value.kind == "tensor" else None
-    return len(returns) == 1 and fact is not None and fact.origin in made
+    if len(returns) != 1:
+        return False
+    value = returns[0].value
+    if isinstance(value, cst.Name):
+        everywhere = _Assignments(value.value)
+        forward.node.body.visit(everywhere)
+        body = forward.node.body.body if isinstance(forward.node.body, cst.IndentedBlock) else ()
+        top = [small.value for stmt in body if isinstance(stmt, cst.SimpleStatementLine) for small in stmt.body
+               if isinstance(small, cst.Assign) and _assigns(small, value.value)]
+        value = top[-1] if top and everywhere.values and everywhere.values[-1] is top[-1] else None
+    return value is not None and value in made
+
+
+def _assigns(node: cst.Assign, name: str) -> bool:
+    return any(isinstance(t.target, cst.Name) and t.target.value == name for t in node.targets)
+
+
+class _Assignments(cst.CSTVisitor):
+    """The values assigned to a name, in source order, at any depth (nested functions aside)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.values = []
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if _assigns(node, self.name):
+            self.values.append(node.value)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if isinstance(node.target, cst.Name) and node.target.value == self.name:
+            self.values.append(node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
 
 
 class _Returns(cst.CSTVisitor):

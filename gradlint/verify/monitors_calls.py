@@ -502,7 +502,7 @@ def _loss_scale(loss: torch.Tensor, scaled) -> float:
     node = loss.grad_fn
     factor = 1.0
     ref = scaled.get(id(loss))
-    if ref is not None and ref() is loss and node is not None:  # GradScaler.scale: outputs * scale, undone before step()
+    if ref is not None and ref() is loss and node is not None:  # GradScaler.scale(loss): undone before step()
         node = node.next_functions[0][0]
     for _ in range(8):
         name = type(node).__name__ if node is not None else ""
