@@ -18,7 +18,7 @@ from ..verify import CONFIRMED, NOT_REPRODUCED
 from ..verify.effects import Outcome, effect, num, plural, scan
 from ..verify.observations import Anchor, Observations
 from . import Report, rule
-from .steps import backwards, every_iteration, fresh_in, handed_out, resets_in, steps_in
+from .steps import backwards, call_statement, every_iteration, fresh_in, handed_out, resets_in, single_call, steps_in
 
 
 # -- check -----------------------------------------------------------------------------------------
@@ -57,12 +57,11 @@ def check(facts):
 def _accumulating_step(facts, b, loop):
     """The loop backpropagates and steps on every iteration and clears gradients nowhere in it:
     the optimizer step it makes, or None."""
-    if not every_iteration(loop, b.node):
+    steps = steps_in(facts, b.fn, loop)
+    if not steps or resets_in(facts, b.fn, loop) or not every_iteration(loop, b.node):
         return None
-    steps = [s for s in steps_in(facts, b.fn, loop) if every_iteration(loop, s.node)]
+    steps = [s for s in steps if every_iteration(loop, s.node)]
     if not steps or any(_closure(s) for s in steps):
-        return None
-    if resets_in(facts, b.fn, loop):
         return None
     step = steps[0]
     if fresh_in(step.value, loop) or _fresh_model(facts, b.fn, loop):
@@ -93,21 +92,19 @@ def _fresh_model(facts, fn, loop) -> bool:
 def _cleared_before_step(facts, b):
     """(reset, step) when the statements after ``b`` in its block clear gradients and then step the
     same optimizer, with no other backward in between."""
-    found = enclosing_statement(b.fn.node, b.node)
-    if found is None:
-        return None
-    block, stmt = found
-    body = list(block.body)
-    index = next((i for i, s in enumerate(body) if s is stmt), None)
-    if index is None or not _only_call(stmt, b.node):
-        return None
     events = facts.events
     resets = {r.node: r for r in events.resets.values() if r.fn is b.fn and not r.bare}
     steps = {s.node: s for s in events.steps.values() if s.fn is b.fn}
+    if not resets or not steps:
+        return None
+    found = call_statement(b.fn, b.node)
+    if found is None:
+        return None
+    body, index = found
     others = {x.node for x in backwards(facts)} | set(resets) | set(steps)
     reset = None
     for later in body[index + 1:]:
-        call = _single_call(later)
+        call = single_call(later)
         if call is not None and call in resets:
             reset = reset or resets[call]
             continue
@@ -119,18 +116,6 @@ def _cleared_before_step(facts, b):
         if _contains(later, others):
             return None
     return None
-
-
-def _single_call(stmt) -> Optional[cst.Call]:
-    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr) \
-            and isinstance(stmt.body[0].value, cst.Call):
-        return stmt.body[0].value
-    return None
-
-
-def _only_call(stmt, node) -> bool:
-    call = _single_call(stmt)
-    return call is node
 
 
 def _contains(stmt, nodes) -> bool:

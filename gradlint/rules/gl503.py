@@ -32,10 +32,10 @@ _UNKNOWN_DEPTH = 5
 def check(facts):
     for b in backwards(facts):
         loss = _loss_of(b.node, facts)
-        if loss is None or not b.loops or not every_iteration(b.loops[-1], b.node):
+        if loss is None or not b.loops:
             continue
         k = _accumulation(facts, b)
-        if k is None:
+        if k is None or not every_iteration(b.loops[-1], b.node):
             continue
         scaler = _Scaled(facts, b.fn)
         if scaler.scaled(loss, 0) or _grads_divided(k[1]):
@@ -66,6 +66,9 @@ def _accumulation(facts, b) -> Optional[Tuple[cst.BaseExpression, cst.CSTNode, s
     steps, with the step after it in the enclosing loop."""
     loop = b.loops[-1]
     steps = steps_in(facts, b.fn, loop)
+    if not steps and not (loop.parent is not None and isinstance(loop.node, cst.For)
+                          and _range_count(loop.node.iter) is not None):
+        return None  # cheap first: no step here, and no inner `range(k)` loop
     if any(every_iteration(loop, s.node) for s in steps):
         return None  # a step every iteration (a critic's, while the generator steps every k): no accumulation
     for step in steps:

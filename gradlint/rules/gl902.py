@@ -63,14 +63,25 @@ def _softmax_source(facts, event) -> Optional[str]:
         call = facts.events.forward_calls[origin]
         cls = getattr(model_value(facts, call), "cls", None)
         forward = cls.method("forward") if cls is not None else None
-        if forward is not None and not getattr(forward, "is_summary", False) and _returns_softmax(forward, made):
+        if forward is not None and not getattr(forward, "is_summary", False) and _returns_softmax(facts, forward):
             return f"`{cls.name}.forward` returns a softmax"
     return None
 
 
-def _returns_softmax(forward, made) -> bool:
+def _returns_softmax(facts, forward) -> bool:
     """``forward`` returns a softmax on every path: one return statement, whose value is a softmax call,
     or a name whose last assignment in the function's own body (not under a condition) is one."""
+    key = ("gradlint.rules.gl902", id(forward))
+    if key not in facts._memo:
+        facts._memo[key] = _softmax_returned(forward, facts.events.softmax_made)
+    return facts._memo[key]
+
+
+def _softmax_returned(forward, made) -> bool:
+    value = forward.returns
+    fact = value.tensor if value is not None and value.kind == "tensor" else None
+    if fact is None or fact.origin not in made:
+        return False  # what the facts saw returned is no softmax: no need to read the returns
     returns = [r for r in _Returns.of(forward.node) if r.value is not None]
     if len(returns) != 1:
         return False

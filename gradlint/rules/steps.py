@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Set
 import libcst as cst
 
 from ..facts.names import key_of
+from ..facts.scopes import _block_statements
 from ..fixes.cst_tools import path_to
 
 _CONDITIONAL = (cst.If, cst.IfExp, cst.For, cst.While, cst.Match, cst.BooleanOperation, cst.ExceptHandler,
@@ -43,12 +44,65 @@ def backwards(facts) -> List[Backward]:
 
 
 def every_iteration(loop, node: cst.CSTNode) -> bool:
-    """``node`` runs on every pass through ``loop``'s body (see the module docstring)."""
-    body = loop.node.body
-    path = path_to(body, node)
-    if path is None:
-        return False
-    return not any(isinstance(n, _CONDITIONAL) for n in path[1:-1])
+    """``node`` runs on every pass through ``loop``'s body (see the module docstring). A statement that
+    is just the call is found by walking statements; a call inside a larger statement, by its path."""
+    todo = [(_block_statements(loop.node.body), True)]
+    while todo:
+        block, always = todo.pop()
+        for stmt in block:
+            if single_call(stmt) is node:
+                return always
+            if isinstance(stmt, (cst.Try, cst.TryStar)):  # body, else and finally run; handlers may not
+                todo.extend((_block_statements(part.body), always) for part in (stmt, stmt.orelse, stmt.finalbody)
+                            if part is not None)
+                todo.extend((_block_statements(h.body), False) for h in stmt.handlers)
+            else:
+                todo.extend((b, always and isinstance(stmt, cst.With)) for b in _blocks(stmt))
+    path = path_to(loop.node.body, node)
+    return path is not None and not any(isinstance(n, _CONDITIONAL) for n in path[1:-1])
+
+
+def single_call(stmt) -> Optional[cst.Call]:
+    """The call a statement consists of (``optimizer.step()``), or None."""
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr) \
+            and isinstance(stmt.body[0].value, cst.Call):
+        return stmt.body[0].value
+    return None
+
+
+def call_statement(fn, call: cst.Call):
+    """(the statements of the block, the index) of the statement that is exactly ``call``, found by
+    walking statements only (never expressions); None when the call is part of a larger statement."""
+    node = fn.node
+    todo = [list(node.body) if isinstance(node, cst.Module) else _block_statements(node.body)]
+    while todo:
+        block = todo.pop()
+        for i, stmt in enumerate(block):
+            if single_call(stmt) is call:
+                return block, i
+            todo.extend(_blocks(stmt))
+    return None
+
+
+def _blocks(stmt) -> list:
+    """The statement lists of a compound statement, each on its own (an ``if`` body and its ``else``
+    are two blocks); function and class bodies excluded."""
+    out = []
+    if isinstance(stmt, cst.If):
+        out.append(_block_statements(stmt.body))
+        if isinstance(stmt.orelse, cst.If):
+            out.extend(_blocks(stmt.orelse))
+        elif isinstance(stmt.orelse, cst.Else):
+            out.append(_block_statements(stmt.orelse.body))
+    elif isinstance(stmt, (cst.For, cst.While, cst.With, cst.Try, cst.TryStar)):
+        out.append(_block_statements(stmt.body))
+        for part in (getattr(stmt, "orelse", None), getattr(stmt, "finalbody", None)):
+            if part is not None:
+                out.append(_block_statements(part.body))
+        out.extend(_block_statements(h.body) for h in getattr(stmt, "handlers", ()))
+    elif isinstance(stmt, cst.Match):
+        out.extend(_block_statements(case.body) for case in stmt.cases)
+    return out
 
 
 def steps_in(facts, fn, loop) -> list:
