@@ -44,8 +44,8 @@ def check(facts):
                 reported.add(id(freeze.node))
                 yield freeze.node, (f"`{frozen_key}` is frozen here, but it holds batch norm and `{call.key}(...)` "
                                     f"runs it in training mode: its running statistics keep changing, so the frozen "
-                                    f"features drift; call `{frozen_key}.eval()` after each `.train()` (or override "
-                                    f"`train()` to keep it in eval mode)")
+                                    f"features drift; after each `.train()`, put `{frozen_key}` (or its batch-norm "
+                                    f"layers) back in eval mode, or override `train()` to keep them there")
 
 
 def _trains_here(call) -> bool:
