@@ -6,7 +6,7 @@ from typing import Dict, Optional, Tuple
 
 import libcst as cst
 
-from . import torchapi, words
+from . import recorders, torchapi, words
 from .events import Backward, ForwardCall, OptimizerBuild, Region
 from .names import key_of
 from .scopes import CallSite, ClassInfo, FunctionInfo
@@ -35,6 +35,7 @@ class CallsMixin:
     # -- calls ----------------------------------------------------------------------------
     def call(self, node: cst.Call, st: State) -> Value:
         func = node.func
+        recorders.on_call(self, node)
         qual = self.imports.qualname(func)
         if qual is None and type(func) is cst.Attribute:
             recv = self.ev(func.value, st)
@@ -104,6 +105,7 @@ class CallsMixin:
         if self.is_model(callee):
             return self.forward(node, callee, args, st)
         if callee.kind == "module":  # a loss or other parameter-free layer
+            recorders.on_module_call(self, node, callee, args)
             return self.op([v for _, v in args], st, node, "a loss")
         if callee.kind == "unknown" and callee.key and (self.from_params(callee) or self.from_init(callee.key)):
             # `def helper(m, x): return m(x)`, `self.model(x)` with `self.model = model` in
@@ -191,6 +193,7 @@ class CallsMixin:
         """The event rules read: a model call with the modes and grad mode in force."""
         if node in self.events.constructions:
             return
+        recorders.on_forward(self, node, st)
         key = callee.key
         if key is not None:
             modes = lookup_mode(st.modes, key, st.trained, entry_ok(self.fn, key))
@@ -214,6 +217,7 @@ class CallsMixin:
 
     def method_call(self, node: cst.Call, recv: Value, meth: str, st: State) -> Value:
         key = recv.key
+        recorders.on_method(self, node, recv, meth, st)
         if recv.kind == "tensor" and meth in torchapi.MODULE_ONLY_METHODS and recv.tensor is not None \
                 and recv.tensor.how == _MODEL_OUTPUT and recv.tensor.origin is not None:
             recv = self.constructed(recv, st)
@@ -265,6 +269,8 @@ class CallsMixin:
                 self.freeze(node, owner, not flag, st)
             if flag is not False:
                 self.grad_use()
+            if flag is False and owner is None and recv.kind == "module":
+                return recv.with_(frozen=("",))  # `nn.Linear(...).requires_grad_(False)`: built frozen
             return recv
         if recv.kind in ("tensor", "param") and self.writes_in_place(meth):
             self.inplace_write(node, recv, node.func.value, st, f"`.{meth}()`")
@@ -347,6 +353,7 @@ class CallsMixin:
                 # (or a method) of the model runs
                 return self.forward(node, recv, args, st)
             if callee.kind == "module":
+                recorders.on_module_call(self, node, callee, args)
                 return self.op([v for _, v in args], st, node, "a loss")
             if callee.kind == "unknown" and (self.from_init(callee.key) or self.from_params(callee)):
                 self.record_forward(node, callee, args, st)
@@ -387,7 +394,7 @@ class CallsMixin:
             values = self.op([recv] + [v for _, v in args], st, node, f"`.{meth}()`")
             return Value("tuple", elements=(values, Value("tensor", tensor=TensorFact(frozenset({"plain"})))))
         if meth in torchapi.DETACHING_METHODS:
-            return Value("tensor", tensor=TensorFact(frozenset({"detached"}), dtype=fact.dtype))
+            return Value("tensor", tensor=TensorFact(frozenset({"detached"}), node, dtype=fact.dtype))
         if meth in torchapi.CONVERSIONS:
             return self.conversion(node, recv, meth, args, st)
         if meth.endswith("_") and not meth.endswith("__"):
@@ -461,6 +468,7 @@ class CallsMixin:
 
     # -- torch and library calls ------------------------------------------------------------
     def api_call(self, node: cst.Call, qual: str, args, st: State) -> Value:
+        recorders.on_api(self, node, qual, args)
         nn_name = torchapi.nn_class(qual)
         if nn_name is not None:
             return self.nn_module(node, nn_name, args)
@@ -482,7 +490,8 @@ class CallsMixin:
         if factory_mode is not None:
             mode = frozenset({(EVAL, node)}) if factory_mode == "eval" else TRAIN_ATOMS
             self.o.setter_loops[node] = tuple(self.loops)
-            return Value("module", mode=mode, mode_dep=torchapi.factory_mode_dep(qual))
+            return Value("module", mode=mode, mode_dep=torchapi.factory_mode_dep(qual),
+                         batchnorm=torchapi.factory_batchnorm(qual, node))
         if torchapi.is_optimizer_class(qual):
             return self.optimizer(node, args, st)
         if torchapi.is_scheduler_class(qual):
@@ -556,7 +565,8 @@ class CallsMixin:
         else:
             mode_dep = False
         has_params = False if torchapi.nn_param_free(name) else None
-        return Value("module", mode=NEW_ATOMS, mode_dep=mode_dep, has_params=has_params)
+        return Value("module", mode=NEW_ATOMS, mode_dep=mode_dep, has_params=has_params, qual=f"torch.nn.{name}",
+                     batchnorm=torchapi.holds_batchnorm(name, args))
 
     def optimizer(self, node: cst.Call, args, st: Optional[State] = None) -> Value:
         first = arg_of(args, 0, "params")

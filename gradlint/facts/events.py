@@ -198,3 +198,80 @@ class Events:
     external_calls: list = field(default_factory=list)     # CallSites of other files' functions
     external_escapes: set = field(default_factory=set)     # refs of other files' functions passed around
     constructions: set = field(default_factory=set)        # calls that looked like model runs but built one
+    # GL104, GL105, GL204, GL502, GL503, GL902 (``recorders``)
+    functional: dict = field(default_factory=dict)         # FunctionalCall
+    forward_methods: dict = field(default_factory=dict)    # ForwardMethod
+    losses: dict = field(default_factory=dict)             # LossInput
+    inference_uses: dict = field(default_factory=dict)     # InferenceUse
+    steps: dict = field(default_factory=dict)              # OptimizerStep
+    resets: dict = field(default_factory=dict)             # GradReset
+    backward_loops: dict = field(default_factory=dict)     # backward node -> its enclosing loops
+    forward_states: dict = field(default_factory=dict)     # model call node -> (modes, frozen, trained) there
+    inference_made: dict = field(default_factory=dict)     # node evaluated under inference_mode -> its context
+    softmax_made: set = field(default_factory=set)         # calls whose result is a softmax
+    hooked: dict = field(default_factory=dict)             # module key (None: every module) -> how hooks came
+
+
+# -- events of GL104, GL105, GL204, GL502, GL503, GL902 (recorded by ``recorders``) ---------------------
+@dataclass(eq=False)
+class FunctionalCall:
+    """A ``torch.nn.functional`` call a rule reads by its arguments (dropout, attention)."""
+
+    node: cst.Call
+    fn: object
+    qual: str
+
+
+@dataclass(eq=False)
+class LossInput:
+    """A classification loss (``F.cross_entropy``, ``nn.CrossEntropyLoss()``, ``F.nll_loss``) and its input."""
+
+    node: cst.Call
+    fn: object
+    loss: str                     # cross_entropy | nll_loss
+    input: object                 # Value of the scores given to it
+    arg: Optional[cst.CSTNode]    # their expression
+
+
+@dataclass(eq=False)
+class InferenceUse:
+    """An operation outside ``inference_mode`` whose operand was made under it, with a grad-requiring
+    operand (or a trainable model): autograd would have to save the inference tensor."""
+
+    node: cst.CSTNode
+    fn: object
+    made: cst.CSTNode             # the expression that made the inference tensor
+    how: str                      # as TensorFact.how of the result: "the model's output", "arithmetic", ...
+    grad: frozenset               # the grad mode at the operation
+
+
+@dataclass(eq=False)
+class ForwardMethod:
+    """``x.forward(...)``: the method called by name (the same fields ``rules.common.model_value`` reads)."""
+
+    node: cst.Call
+    fn: object
+    key: Optional[str]
+    value: object                 # the receiver's Value
+
+
+@dataclass(eq=False)
+class OptimizerStep:
+    node: cst.Call
+    fn: object
+    key: Optional[str]            # the optimizer's key (``scaler.step(opt)``: ``opt``)
+    value: object                 # the optimizer's Value
+    loops: Tuple[LoopInfo, ...]
+
+
+@dataclass(eq=False)
+class GradReset:
+    """Gradients cleared: ``zero_grad()`` (any receiver), ``p.grad = None``, ``p.grad.zero_()``, ``del p.grad``,
+    a helper named for it; ``bare``: a ``zero_grad`` attribute statement without the call (GL102's)."""
+
+    node: cst.CSTNode
+    fn: object
+    key: Optional[str]            # the receiver (optimizer or model) when known
+    loops: Tuple[LoopInfo, ...]
+    bare: bool = False
+

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import libcst as cst
 
-from . import torchapi, words
+from . import recorders, torchapi, words
 from .events import GradRead, Region
 from .names import key_of
 from .scopes import ClassInfo, FunctionInfo
@@ -22,6 +22,8 @@ class ExpressionsMixin:
     # -- expressions --------------------------------------------------------------------
     def ev(self, node: cst.CSTNode, st: State) -> Value:
         handler = _EVALUATORS.get(type(node))
+        if self.inference is not None:
+            self.events.inference_made[node] = self.inference
         return UNKNOWN_VALUE if handler is None else handler(self, node, st)
 
     def _constant(self, node, st: State) -> Value:
@@ -188,7 +190,8 @@ class ExpressionsMixin:
             if cls_value is not None:
                 if cls_value.kind == "module":
                     return Value("module", key=key, mode_dep=cls_value.mode_dep,
-                                 has_params=cls_value.has_params, cls=cls_value.cls)
+                                 has_params=cls_value.has_params, cls=cls_value.cls, qual=cls_value.qual,
+                                 batchnorm=cls_value.batchnorm)
                 if cls_value.kind == "tensor":
                     return Value("tensor", key=key, tensor=cls_value.tensor)
                 return Value(cls_value.kind if cls_value.kind in ("optimizer", "scheduler") else "unknown",
@@ -365,6 +368,7 @@ class ExpressionsMixin:
         cuts = frozenset().union(*(f.cuts for f in facts)) if facts else frozenset()
         dtype = facts[0].dtype if facts else None
         fact = TensorFact(frozenset(atoms), node, how, False, False, dtype, accum, cuts)
+        recorders.on_op(self, node, facts, st, how, requires_grad)
         return Value("tensor", tensor=fact)
 
 

@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 
-from . import torchapi, words
+from . import recorders, torchapi, words
 from .calls import CallsMixin
 from .weights import WeightsMixin
 from .events import Accumulation, Freeze, LoopInfo, Region, RequiresGradSet, Syntactic
@@ -146,6 +146,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
         self.prepared: Dict[str, str] = {}   # model key -> how it was readied for inference here
         self.guards: List[bool] = []         # enclosing `try`s: does one catch a RuntimeError?
         self.steps = 0                       # training steps seen so far (calls included)
+        self.inference = recorders.inference_decorator(fn)  # the inference_mode context in force, if any
         fn.locals = set()
 
     # -- entry and exit -------------------------------------------------------------
@@ -410,6 +411,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
             self.ev(node.test, st)
             return st
         if type(node) is cst.Del:
+            recorders.on_del(self, node)
             return st
         return st
 
@@ -502,6 +504,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
     def with_(self, node: cst.With, st: State) -> Optional[State]:
         before = st.grad
         grad = st.grad
+        outer_inference = self.inference
         for item in node.items:
             expr = item.item
             qual = self.imports.qualname(expr)
@@ -517,6 +520,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
                 continue
             effect = self.grad_effect(expr, st)
             self.ev(expr, st)
+            self.inference = recorders.inference_context(self, expr) or self.inference
             if effect is not None:
                 grad = effect
             if item.asname is not None:
@@ -533,6 +537,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
         finally:
             if infers:
                 self.regions.pop()
+            self.inference = outer_inference
         if out is not None:
             out.grad = before
         return out
@@ -561,6 +566,8 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
         if type(expr) is cst.Attribute and expr.attr.value in torchapi.MODE_METHODS:
             recv = self.ev(expr.value, st)
             attr = expr.attr.value
+            if attr == "zero_grad":
+                recorders.on_bare_zero_grad(self, node, recv)
             if attr != "step" or recv.kind in ("optimizer", "scheduler") or self._optimizer_named(recv.key):
                 shown = recv.key or "obj"
                 self.syntactic(node, "GL102",
@@ -605,6 +612,8 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
                     self.ev(el.slice.value, st)
             self.item_stored(target, base, value, st, stmt)
             return
+        if type(target) is cst.Attribute and target.attr.value == "grad":
+            recorders.on_grad_assign(self, target)
         if type(target) is cst.Attribute and target.attr.value in _REQUIRES_GRAD_ATTRS:
             self.requires_grad_set(target, value, st, stmt)
             return

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from .syntax import const_bool
+
 # ---- grad mode -------------------------------------------------------------------
 GRAD_OFF = frozenset({"torch.no_grad", "torch.inference_mode"})
 GRAD_ON = frozenset({"torch.enable_grad"})
@@ -62,6 +64,56 @@ def nn_param_free(name: str) -> bool:
     return (name in _PARAM_FREE or name.endswith("Loss") or "Pool" in name
             or "Pad" in name)
 
+
+
+# Layers that keep running statistics, updated by every forward in training mode (GL105).
+_RUNNING_STATS = frozenset({"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
+                            "LazyBatchNorm3d", "SyncBatchNorm"})
+_INSTANCE_NORMS = frozenset({"InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"})
+
+
+def holds_batchnorm(name: str, args) -> Optional[bool]:
+    """Whether an nn layer built as ``name(*args)`` (``(Arg, Value)`` pairs) holds batch norm with
+    running statistics; a container holds it when one of its parts does (None: cannot tell)."""
+    if name in _RUNNING_STATS or name in _INSTANCE_NORMS:
+        track = next((a.value for a, _ in args if a.keyword is not None and a.keyword.value == "track_running_stats"),
+                     None)
+        return const_bool(track) if track is not None else name in _RUNNING_STATS
+    if name not in CONTAINERS:
+        return False
+    found: Optional[bool] = False
+    for _, v in args:
+        if v.kind != "module":
+            return None
+        if v.batchnorm:
+            return True
+        if v.batchnorm is None:
+            found = None
+    return found
+
+
+# torchvision models built with batch norm (and the timm names for the same families).
+_BN_FAMILIES = ("resnet", "resnext", "wide_resnet", "densenet", "mobilenet", "efficientnet", "regnet",
+                "inception", "googlenet", "shufflenet", "mnasnet")
+_NO_BN_FAMILIES = ("alexnet", "squeezenet", "vit_", "swin", "convnext", "maxvit")
+
+
+def factory_batchnorm(qual: str, node=None) -> Optional[bool]:
+    """Whether a model factory's network holds batch norm: torchvision by function name, timm by
+    a literal model name; None when the table does not know."""
+    name = qual.rsplit(".", 1)[-1].lower()
+    if qual.startswith("timm.") and node is not None and getattr(node, "args", None):
+        first = node.args[0].value
+        name = first.raw_value.lower() if type(first).__name__ == "SimpleString" else ""
+    elif not qual.startswith("torchvision.models."):
+        return None
+    if name.startswith("vgg"):
+        return name.endswith("_bn")
+    if name.startswith(_BN_FAMILIES):
+        return True
+    if name.startswith(_NO_BN_FAMILIES):
+        return False
+    return None
 
 MODULE_BASES = frozenset({"torch.nn.Module"})
 

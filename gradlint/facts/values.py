@@ -127,6 +127,7 @@ class Value:
     alias_of: Optional[str] = None    # `model = ctx.model`: the key this name was bound from
     misses: Tuple = ()                # an optimizer's missing parameters: (node, code, key) of the
                                       # replacement or unfreeze it does not know about (GL304/GL305)
+    batchnorm: Optional[bool] = None  # holds batch norm with running statistics (None: unknown)
 
     def with_(self, **changes) -> "Value":
         """A copy with some fields changed (dataclasses.replace, without its __init__ cost)."""

@@ -60,7 +60,7 @@ def value_out(value: Optional[Value]) -> Optional[dict]:
         out["qual"] = value.qual
     if value.mode is not None:
         out["mode"] = atoms_out(value.mode)
-    for name in ("mode_dep", "has_params"):
+    for name in ("mode_dep", "has_params", "batchnorm"):
         if getattr(value, name) is not None:
             out[name] = getattr(value, name)
     if value.sources:
@@ -86,7 +86,7 @@ def value_in(data: Optional[dict], classes) -> Optional[Value]:
     return Value(
         data["kind"], key=data.get("key"), tensor=tensor, cls=classes(data["cls"]) if "cls" in data else None,
         qual=data.get("qual"), mode=atoms_in(data["mode"]) if "mode" in data else None,
-        mode_dep=data.get("mode_dep"), has_params=data.get("has_params"),
+        mode_dep=data.get("mode_dep"), has_params=data.get("has_params"), batchnorm=data.get("batchnorm"),
         sources=tuple(tuple(s) for s in data.get("sources", ())), frozen=tuple(data.get("frozen", ())),
         init_modes=tuple((part, atoms_in(atoms)) for part, atoms in data.get("init_modes", ())),
         elements=tuple(value_in(e, classes) for e in data.get("elements", ())))

@@ -28,6 +28,7 @@ Effect = Callable[[Observations, Anchor], Outcome]
 Scan = Callable[[Observations], Tuple[List[Tuple[Anchor, str]], str]]
 EFFECTS: Dict[str, Effect] = {}
 SCANS: Dict[str, Scan] = {}
+CANDIDATES: Dict[str, Callable] = {}   # code -> pick(ast.stmt, Subject): statements of the rule's shape
 
 
 def effect(code: str):
@@ -40,6 +41,15 @@ def effect(code: str):
 def scan(code: str):
     def register(fn: Scan) -> Scan:
         SCANS[code] = fn
+        return fn
+    return register
+
+
+def candidates(code: str):
+    """For a rule measured at a statement and without a scan: which statements of a good fixture
+    have the rule's shape (the verifier measures each; the effect predicate decides)."""
+    def register(fn):
+        CANDIDATES[code] = fn
         return fn
     return register
 

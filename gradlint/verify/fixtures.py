@@ -24,7 +24,7 @@ from ..expectations import Expectation, parse_expectations
 from ..selection import Selection
 from ..source import read_source
 from . import CONFIRMED, EFFECT_ABSENT, NOT_REACHED, NOT_REPRODUCED, NOT_SCANNED
-from .effects import SCANS, judge
+from .effects import CANDIDATES as RULE_CANDIDATES, SCANS, judge
 from .observations import Anchors, Observations
 from .statements import StatementIndex, subject_of
 from .runner import RunResult, VerifyError, WarmPool, make_spec, require_torch, run_child
@@ -126,7 +126,7 @@ CANDIDATES = {"GL102": _bare_attribute, "GL302": _sets_requires_grad, "GL501": _
 
 
 def candidate_lines(code: str, text: str) -> List[int]:
-    pick = CANDIDATES.get(code)
+    pick = CANDIDATES.get(code) or RULE_CANDIDATES.get(code)
     if pick is None:
         return []
     index = StatementIndex(text)

@@ -198,6 +198,8 @@ class Monitor:
         self._handles = []
         self._restore = []
         self.weights = WeightWatch(self)
+        from .monitors_calls import CallMonitors
+        self.calls = CallMonitors(self)
 
     # -- where: the program's own frames ---------------------------------------------------
     def program_path(self, filename: str) -> Optional[str]:
@@ -250,10 +252,12 @@ class Monitor:
         warnings._showwarnmsg = show
         self._restore.append(lambda: setattr(warnings, "_showwarnmsg", original_show))
         self.weights.install()
+        self.calls.install()
         sys.settrace(self._trace_call)
 
     def uninstall(self) -> None:
         sys.settrace(None)
+        self.calls.uninstall()
         for handle in self._handles:
             handle.remove()
         for undo in self._restore:
@@ -611,6 +615,7 @@ class Monitor:
             if obj is not MISSING:
                 state["subject"] = self._describe(obj, key if phase == "after" else None)
             self.weights.statement(frame, key, phase, subject)
+            self.calls.probe(frame, key, phase)
             if phase == "before":
                 self.probe_counts[key] += 1
                 pair = {"seq": self.seq, "path": path, "line": line, "before": state,
@@ -698,6 +703,7 @@ class Monitor:
             "movement": movement,
             "cuda_used": bool(torch.cuda.is_initialized()),
             **self.weights.results(),
+            **self.calls.results(),
         }
 
 

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Tuple
 from .statements import StatementIndex
 
 Anchor = Tuple[str, int]
+CALL_TABLES = ("dropouts", "bn_updates", "backwards", "steps", "losses", "direct_forwards")  # monitors_calls
 
 
 class Observations:
@@ -28,7 +29,7 @@ class Observations:
         self.forward_calls: Dict[Anchor, int] = {(p, ln): n for p, ln, n in result.get("forward_totals", [])}
         self._by_line: Dict[str, Dict[Anchor, list]] = {}
         for name in ("forwards", "probes", "exceptions", "warnings", "optimizers", "movement",
-                     "param_changes", "param_orphans", "tensor_copies", "attr_targets"):
+                     "param_changes", "param_orphans", "tensor_copies", "attr_targets") + CALL_TABLES:
             table: Dict[Anchor, list] = defaultdict(list)
             for item in result.get(name, []) or []:
                 table[(item.get("path"), item.get("line"))].append(item)
