@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import queue
 import signal
 import sys
 import threading
@@ -98,15 +99,28 @@ def die_with_parent(parent: int, sig: int = signal.SIGKILL) -> None:
         os._exit(1)
 
 
-def _worker(conn, parent: int) -> None:
-    die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    faulthandler.disable()  # a crash is reported as its task's Failure, not as a dump on stderr
+def _receive(conn, inbox: "queue.Queue") -> None:
+    """Read the pool's messages as they come, so that the pool never blocks sending the next
+    task while this worker blocks sending a result (both pipes full: a deadlock once tasks
+    and results are large)."""
     while True:
         try:
             message = conn.recv()
         except (EOFError, OSError):  # the pool is gone
-            break
+            message = None
+        inbox.put(message)
+        if message is None:
+            return
+
+
+def _worker(conn, parent: int) -> None:
+    die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    faulthandler.disable()  # a crash is reported as its task's Failure, not as a dump on stderr
+    inbox: "queue.Queue" = queue.Queue()
+    threading.Thread(target=_receive, args=(conn, inbox), name="gradlint-inbox", daemon=True).start()
+    while True:
+        message = inbox.get()
         if message is None:
             break
         index, func, task = message

@@ -51,6 +51,28 @@ def test_results_in_order_and_a_crash_or_an_exception_costs_only_its_task():
         assert again == [i * 2 for i in range(10)]
 
 
+def echo(task):
+    return task * 2
+
+
+def test_large_tasks_and_large_results_do_not_deadlock():
+    """A task sent ahead while the worker sends a large result: both pipes fill, and the pool
+    once waited on the worker while the worker waited on the pool (a tune-corpus run hung)."""
+    script = textwrap.dedent("""
+        import sys
+        sys.path.insert(0, sys.argv[1])
+        from test_workers import echo
+        from gradlint.workers import WorkerPool
+        with WorkerPool(2) as pool:
+            results = pool.map(echo, [bytes([i]) * (4 << 20) for i in range(10)])
+        assert [len(r) for r in results] == [8 << 20] * 10
+        print("ok")
+    """)
+    proc = subprocess.run([sys.executable, "-c", script, str(ROOT / "tests")], capture_output=True, text=True,
+                          env=run_env(), timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
 def test_small_task_lists_run_here_and_still_give_failures():
     seen = []
     results = WorkerPool(2).map(work, [("pid", 0), ("raise", 1)], progress=seen.append)
