@@ -8,8 +8,8 @@ applies to each file, re-read when a ``pyproject.toml`` changes; excluded files 
 diagnostics. Python files only: notebooks are linted by the command line.
 
 All analysis goes through ``Analyzer``, the one seam between the protocol code and the
-analysis: today it analyses the edited file alone; the project view (cross-file facts)
-replaces it there without touching the protocol code.
+analysis: it reads the edited file with its project view (cross-file facts), as the command
+line and the flake8 plugin do, so the editor shows their findings.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from typing import Dict, List, Optional, Tuple
 import libcst as cst
 
 from . import __version__
-from .autofix import fix_text
+from .autofix import fix_text, project_fixer
+from .cache import DEFAULT_DIR as DEFAULT_CACHE
 from .catalog import CATALOG
 from .config import ConfigError, Resolver, Settings
 from .docs import doc_for, doc_url, render_markdown
@@ -31,6 +32,8 @@ from .finding import Finding
 from .fixes import Fix
 from .fixes.apply import apply_fixes
 from .noqa import apply_noqa
+from .project.layout import root_of
+from .project.lint import lint_one
 from .rules import implemented
 
 DEBOUNCE_S = 0.25
@@ -41,25 +44,38 @@ FIX_ALL = "source.fixAll.gradlint"
 class Analyzer:
     """The analysis behind the editor: (path, text, settings) -> findings and their fixes.
 
-    Today each file is analysed alone (``engine.lint_text``; quick fixes with
-    ``autofix.fix_text`` and the fix builders), so an edit costs one file's analysis whatever
-    the project's size. The project view plugs in at ``findings``:
-    ``project.lint.lint_files([path], settings.selection_for, fixes="notes", texts={path: text})``
-    gives the command line's answer, at the cost of the files related to the edited one on
-    every call until its summaries are cached (``benchmarks/bench_server.py --imports 2``);
-    ``changed`` is where a long-lived view drops a file's cached summary.
+    The edited text is read with the project view of its root (``project.lint.lint_one``;
+    quick fixes through ``autofix.project_fixer``), the other files from disk, summaries
+    cached by content in the project's ``.gradlint_cache`` as the command line caches them:
+    after the first analysis an edit costs the edited file and the files whose findings
+    depend on it (``benchmarks/bench_server.py``). Where the project view cannot answer (an
+    internal error), the file is analysed alone rather than showing nothing.
     """
 
     def findings(self, path: str, text: str, settings: Settings) -> List[Finding]:
         """The findings for ``text`` as the file ``path``, each with its ``FixNote``."""
-        return lint_text(text, path, settings.selection_for(path), fixes="notes")
+        selection = settings.selection_for(path)
+        try:
+            return apply_noqa(lint_one(path, text, selection, cache_dir=_cache_dir(path), fixes="notes"), text)
+        except Exception:  # noqa: BLE001 - the file alone is better than no answer
+            return lint_text(text, path, selection, fixes="notes")
+
+    def _build(self, path: str, text: str):
+        """The facts builder of ``path`` with its project view, or None (file alone)."""
+        try:
+            settled, build = project_fixer(path, text, _cache_dir(path))
+        except Exception:  # noqa: BLE001
+            return None
+        return None if settled else build
 
     def fix_one(self, path: str, text: str, settings: Settings, finding: Finding) -> Optional[str]:
         """``text`` with only ``finding``'s fix applied; None when it has none here."""
         selection = settings.selection_for(path)
+        build = self._build(path, text)
         try:
             module = cst.parse_module(text)
-            built = apply_noqa(lint_module(module, path, selection.codes(implemented()), fixes="build"), text)
+            built = apply_noqa(lint_module(module, path, selection.codes(implemented()), fixes="build",
+                                           build=build), text)
         except Exception:  # a syntax error, or a fix builder that failed: no quick fix
             return None
         for candidate in built:
@@ -71,12 +87,18 @@ class Analyzer:
     def fix_all(self, path: str, text: str, settings: Settings) -> str:
         """``text`` with every safe fix applied, as ``gradlint --fix``."""
         try:
-            return fix_text(text, path, settings.selection_for(path))[0]
+            return fix_text(text, path, settings.selection_for(path), build=self._build(path, text))[0]
         except Exception:
             return text
 
     def changed(self, path: str) -> None:
-        """``path`` changed on disk or in the editor (a project view refreshes its summary)."""
+        """``path`` changed on disk or in the editor: nothing to drop, the summaries are
+        cached by content."""
+
+
+def _cache_dir(path: str) -> str:
+    """The project's cache folder, where ``gradlint`` run from the project root keeps it."""
+    return os.path.join(root_of(path), DEFAULT_CACHE)
 
 
 def _lines(text: str) -> List[str]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import EVAL_BARE, MISC, line_of, run_env, write
+from conftest import EVAL_BARE, FIXTURES, MISC, line_of, run_env, write
 
 types = pytest.importorskip("lsprotocol.types", reason="pip install pygls (in the test extra)")
 client_module = pytest.importorskip("pygls.lsp.client", reason="pip install pygls (in the test extra)")
@@ -169,6 +170,25 @@ def test_hover_shows_the_rule_page(session):
     column = text.splitlines()[noqa_line].index("GL401") + 2
     hover = session.hover(uri, types.Position(noqa_line, column))
     assert hover.contents.value.startswith("# GL401: grad-of-non-leaf")
+
+
+def test_the_editor_reads_the_project_view(tmp_path):
+    """The freeze is in another file: the file alone shows nothing; the editor shows the
+    command line's GL301 and its quick fix, and saves the summaries in the project's cache."""
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURES / "projects" / "bad_freeze_helper_elsewhere", project)
+    main = project / "main.py"
+    text = main.read_text(encoding="utf-8")
+    running = Session(project)
+    try:
+        uri = running.open(main, text)
+        (found,) = running.next_published(uri).diagnostics
+        assert (found.code, found.range.start.line) == ("GL301", line_of(text, "# expect: GL301") - 1)
+        (action,) = running.code_actions(uri, found, [types.CodeActionKind.QuickFix])
+        assert "if p.requires_grad" in _apply(text, action.edit.changes[uri][0])
+    finally:
+        running.close()
+    assert (project / ".gradlint_cache").is_dir()
 
 
 def test_columns_in_the_clients_encoding(session):

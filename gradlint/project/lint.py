@@ -299,7 +299,7 @@ def keep_findings(cache: Cache, key: str, found: List[Finding]) -> None:
 
 
 def lint_one(path: str, text: str, selection: Optional[Selection] = None,
-             cache_dir: Optional[str] = None) -> List[Finding]:
+             cache_dir: Optional[str] = None, fixes: str = "") -> List[Finding]:
     """One file's findings with its project's view, its text given (flake8, an editor);
     ``# noqa`` is left to the caller."""
     from .layout import root_of
@@ -307,7 +307,7 @@ def lint_one(path: str, text: str, selection: Optional[Selection] = None,
     view = ProjectView(root_of(path), {os.path.abspath(path): text})
     pick = (lambda name: selection) if selection is not None else (lambda name: Selection())
     cache = Cache.at(cache_dir) if cache_dir else None
-    return lint_project(view, [path], pick, noqa=False, cache=cache).get(path, [])
+    return lint_project(view, [path], pick, fixes, noqa=False, cache=cache).get(path, [])
 
 
 def worker_pool(jobs: int, files: int):
