@@ -118,6 +118,22 @@ def test_analysis_set_takes_importers_and_their_imports_in_order(tmp_path):
     assert names.index("utils.py") < names.index("train.py")
 
 
+def test_importers_of_a_package_include_its_relative_importers(tmp_path):
+    """`from . import evaluate` names the package, not a module: the files with a relative
+    import beside the package's `__init__.py`, below it and in the folder above are its
+    importers when they resolve to it; files that merely sit there are not."""
+    tree(tmp_path, {"pyproject.toml": "",
+                    "pkg/__init__.py": "def evaluate(model):\n    return model\n",
+                    "pkg/train.py": "from . import evaluate\n",
+                    "pkg/deep/__init__.py": "",
+                    "pkg/deep/run.py": "from .. import evaluate\n",
+                    "pkg/plain.py": "import os\n",
+                    "other/__init__.py": "", "other/x.py": "from . import y\n"})
+    view = ProjectView(str(tmp_path))
+    names = {os.path.relpath(p, tmp_path) for p in view.importers(str(tmp_path / "pkg" / "__init__.py"))}
+    assert names == {os.path.join("pkg", "train.py"), os.path.join("pkg", "deep", "run.py")}
+
+
 def test_pytorch_code_is_what_imports_torch_or_is_handed_models_by_it(tmp_path):
     tree(tmp_path, PROJECT)
     view = ProjectView(str(tmp_path))

@@ -269,6 +269,7 @@ def lint_project(view: ProjectView, files: Sequence[str], selection_for: Callabl
         codes = codes_for(shown, selection_for, path)
         if path not in prep.pytorch or not codes:
             continue
+        # The key holds `noqa`, so the findings are cached as reported, with `# noqa` applied.
         key = run.findings_key(path, codes, fixes, noqa, True) if cache is not None else None
         found = load_findings(cache, name, key) if key is not None else None
         if found is None:
@@ -279,16 +280,18 @@ def lint_project(view: ProjectView, files: Sequence[str], selection_for: Callabl
             else:
                 later.append((path, codes, key))
                 continue
+            found = apply_noqa(found, prep.todo[path]) if noqa else found
             if key is not None:
                 keep_findings(cache, key, found)
-        results[name] = apply_noqa(found, prep.todo[path]) if noqa else found
+        results[name] = found
     if later:
         from .parallel import lint_in_workers
 
         for (path, codes, key), found in zip(later, lint_in_workers(prep, later, pool, fixes)):
+            found = apply_noqa(found, prep.todo[path]) if noqa else found
             if key is not None:
                 keep_findings(cache, key, found)
-            results[shown[path]] = apply_noqa(found, prep.todo[path]) if noqa else found
+            results[shown[path]] = found
     return results
 
 

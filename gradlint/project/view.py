@@ -202,10 +202,13 @@ class ProjectView:
         if self._reverse is None:
             self._reverse = {}
             self._mentions: Dict[str, Set[str]] = {}
+            self._relative: Dict[str, List[str]] = {}  # folder -> its files with a relative import
             for f in self.all_files():
                 for name in self.scan(f).modules:
                     for part in name.strip(".").split("."):
                         self._mentions.setdefault(part, set()).add(f)
+                if any(name.startswith(".") for name in self.scan(f).modules):
+                    self._relative.setdefault(os.path.dirname(f), []).append(f)
         if path not in self._reverse:
             stem = os.path.splitext(os.path.basename(path))[0]
             if stem == "__init__":
@@ -218,10 +221,15 @@ class ProjectView:
         return self._reverse[path]
 
     def _relative_importers(self, path: str) -> Set[str]:
-        """``from . import x`` names no module: the files next to ``path`` and in its package."""
+        """``from . import x`` names no module: the files with a relative import next to
+        ``path``, below it in its package, and in the folder above (indexed once per view:
+        a scan of every file for every file was quadratic, 35 s on 2,800 files)."""
         folder = os.path.dirname(path)
-        return {f for f in self.all_files() if f.startswith(folder + os.sep) or
-                os.path.dirname(f) == os.path.dirname(folder)} if self._has_relative(folder) else set()
+        if not self._has_relative(folder):
+            return set()
+        above = os.path.dirname(folder)
+        return {f for where, files in self._relative.items()
+                if where == folder or where.startswith(folder + os.sep) or where == above for f in files}
 
     def _has_relative(self, folder: str) -> bool:
         return os.path.isfile(os.path.join(folder, "__init__.py"))
