@@ -148,9 +148,10 @@ class CallsMixin:
     def is_model(self, value: Value) -> bool:
         """A module with parameters, by evidence: built from an nn.Module class or a known
         factory, or used as one in this function (``.eval()``, ``.parameters()``, ...).
-        A name alone never makes a model."""
+        A name alone never makes a model. A module without parameters counts when its mode
+        matters (functional dropout in its forward)."""
         if value.kind == "module":
-            return value.has_params is not False
+            return value.has_params is not False or value.mode_dep is True
         if value.kind == "unknown" and value.key:
             return value.key in self.fn.modulelike
         return False
@@ -187,7 +188,37 @@ class CallsMixin:
             return UNKNOWN_VALUE
         if node in self.events.constructions:
             return Value("module", mode=NEW_ATOMS)
-        return self.op([v for _, v in args], st, node, _MODEL_OUTPUT, requires_grad=not frozen)
+        out = self.op([v for _, v in args], st, node, _MODEL_OUTPUT, requires_grad=not frozen)
+        return self._forward_tuple(callee, out)
+
+    _NO_HISTORY = frozenset({"plain", "detached", "nograd"})
+
+    def _forward_tuple(self, callee: Value, out: Value) -> Value:
+        """A model whose ``forward`` (in this file or another) returns a tuple: each element as
+        that return shows it (``return loss, acc.item(), hits``: a float and a comparison carry no
+        graph); elements that may carry one are the model's output. Otherwise ``out``."""
+        cls = callee.cls if callee.kind == "module" else None
+        if cls is None:
+            return out
+        if not getattr(cls, "is_summary", False):
+            self.o.ensure_class(cls)
+        method = cls.method("forward")
+        returned = getattr(method, "returns", None)
+        if not isinstance(returned, Value) or returned.kind not in ("tuple", "list") or not returned.elements:
+            return out
+        elements = []
+        for e in returned.elements:
+            if e is not None and e.kind == "number":
+                elements.append(NUMBER)
+            elif e is not None and e.kind == "tensor" and e.tensor is not None and e.tensor.atoms \
+                    and e.tensor.atoms <= self._NO_HISTORY:
+                elements.append(Value("tensor", tensor=TensorFact(e.tensor.atoms, out.tensor.origin if out.tensor
+                                                                  else None, e.tensor.how)))
+            elif e is not None and e.kind in ("tensor", "unknown"):
+                elements.append(out)
+            else:
+                elements.append(UNKNOWN_VALUE)
+        return Value("tuple", elements=tuple(elements))
 
     def record_forward(self, node: cst.Call, callee: Value, args, st: State, generate: bool = False) -> None:
         """The event rules read: a model call with the modes and grad mode in force."""
@@ -583,6 +614,8 @@ class CallsMixin:
         if earlier is not None:  # a loop body seen again: frozen here on every pass
             frozen = frozen & earlier.frozen_before
         self.record("optimizers", node, OptimizerBuild(node, self.fn, sources, classes, frozen))
+        if node not in self.built:
+            self.built.append(node)
         if st is not None:
             self.optimized_tensors(node, first, st)
         return Value("optimizer", sources=sources, frozen=tuple(sorted(frozen)))
@@ -732,7 +765,7 @@ class CallsMixin:
             fact = result.tensor
             if "nonleaf_if_grad" in fact.atoms:
                 atoms = set(fact.atoms - {"nonleaf_if_grad"})
-                for g in st.grad:
+                for g in st.grad - {"flag"}:
                     atoms.add({"on": "nonleaf", "off": "nograd"}.get(g, "nonleaf_if_grad"))
                 fact = TensorFact(frozenset(atoms), fact.origin, fact.how, fact.cuda_only, fact.retained,
                                   fact.dtype, frozenset(), fact.cuts)
@@ -754,5 +787,6 @@ class CallsMixin:
                                if key.startswith("self.") and (not cls.is_module or not self._is_self_default(key, atoms)))
         if cls.is_module:
             return Value("module", mode=NEW_ATOMS, cls=cls, mode_dep=self.o.class_mode_dep(cls),
-                         frozen=self.o.class_frozen_parts(cls), init_modes=init_modes)
+                         has_params=self.o.class_has_params(cls), frozen=self.o.class_frozen_parts(cls),
+                         init_modes=init_modes)
         return Value("object", cls=cls, init_modes=init_modes)

@@ -94,6 +94,7 @@ class OptimizerBuild:
     sources: Tuple[Tuple[str, bool], ...]   # (model key, filtered?)
     source_classes: Tuple[object, ...] = ()  # local classes of the models, when known
     frozen_before: frozenset = frozenset()   # keys frozen when it is built (autofix: GL301)
+    frozen_after: set = field(default_factory=set)  # keys frozen later in the same function run
 
 
 @dataclass(eq=False)
@@ -210,6 +211,7 @@ class Events:
     inference_made: dict = field(default_factory=dict)     # node evaluated under inference_mode -> its context
     softmax_made: set = field(default_factory=set)         # calls whose result is a softmax
     hooked: dict = field(default_factory=dict)             # module key (None: every module) -> how hooks came
+    volatile: bool = False                                 # `Variable(..., volatile=True)`: code for torch < 0.4
 
 
 # -- events of GL104, GL105, GL204, GL502, GL503, GL902 (recorded by ``recorders``) ---------------------

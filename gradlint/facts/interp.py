@@ -31,6 +31,10 @@ MAX_LOOP_PASSES = 3
 _REQUIRES_GRAD_ATTRS = frozenset({"requires_grad"}) | torchapi.MISSPELT_REQUIRES_GRAD
 
 
+# `torch.set_grad_enabled(training)`: on or off as the program's own flag says; "flag" marks that
+# the author chose the grad mode there (GL201 says nothing), the other atoms keep both outcomes.
+FLAG_GRAD = frozenset({"on", "off", "flag"})
+
 class FileInterpreter:
     """Runs every function of a file once; ``facts`` collects what it learns."""
 
@@ -129,6 +133,40 @@ class FileInterpreter:
                         result = None
         return result
 
+    def class_has_params(self, cls: ClassInfo, seen=None) -> Optional[bool]:
+        """True: its attributes hold a parameter or a module with parameters; False: every
+        attribute is known and none does (a loss or a preprocessing module); None: cannot tell
+        (an unknown attribute, a library layer or an unknown class as a base)."""
+        seen = seen or set()
+        if id(cls) in seen:
+            return None
+        seen.add(id(cls))
+        if getattr(cls, "is_summary", False):
+            return getattr(cls, "has_params", None)
+        self.ensure_class(cls)
+        result: Optional[bool] = False
+        for c in cls.all_classes():
+            if getattr(c, "is_summary", False):
+                found = self.class_has_params(c, seen)
+                if found:
+                    return True
+                if found is None:
+                    result = None
+                continue
+            for q, n in zip(c.base_quals, c.base_names):
+                if q in torchapi.MODULE_BASES or any(b.name == n for b in c.local_bases):
+                    continue
+                result = None  # a library layer or an unknown class as a base may hold parameters
+            for attr in c.attrs.values():
+                kind = attr.kind if isinstance(attr, Value) else "unknown"
+                if kind == "param" or (kind == "module" and attr.has_params is not False):
+                    return True
+                if kind == "tensor" and attr.tensor is not None and "leaf_rg" in attr.tensor.atoms:
+                    return True
+                if kind == "unknown":
+                    result = None
+        return result
+
 
 class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
     """The interpretation of one function."""
@@ -146,6 +184,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
         self.prepared: Dict[str, str] = {}   # model key -> how it was readied for inference here
         self.guards: List[bool] = []         # enclosing `try`s: does one catch a RuntimeError?
         self.steps = 0                       # training steps seen so far (calls included)
+        self.built: List[cst.Call] = []      # optimizers built so far in this run (GL301: frozen after)
         self.inference = recorders.inference_decorator(fn)  # the inference_mode context in force, if any
         fn.locals = set()
 
@@ -557,7 +596,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
         if qual == torchapi.GRAD_SET and expr.args:
             flag = const_bool(expr.args[0].value)
             if flag is None:
-                return frozenset({"on", "off"})
+                return FLAG_GRAD
             return frozenset({"on" if flag else "off"})
         return None
 
@@ -583,7 +622,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
             if qual == torchapi.GRAD_SET and expr.args:
                 flag = const_bool(expr.args[0].value)
                 self.ev(expr, st)
-                st.grad = frozenset({"on", "off"}) if flag is None else frozenset({"on" if flag else "off"})
+                st.grad = FLAG_GRAD if flag is None else frozenset({"on" if flag else "off"})
                 return
         if type(expr) is cst.Comparison and len(expr.comparisons) == 1 \
                 and type(expr.comparisons[0].operator) is cst.Equal \
@@ -638,6 +677,9 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
         aliases = aliases or value.kind in ("param", "params")  # key: the owning model
         aliases = aliases or ("." not in key and value.kind == "unknown" and value.key is not None
                               and entry_ok(self.fn, value.key) and "." not in value.key)
+        if value.kind == "module" and value.key is None and st.frozen:
+            # a new model under an old name: what was frozen belonged to the old one
+            st.frozen = frozenset(k for k in st.frozen if k != key and not k.startswith(key + "."))
         if aliases:
             st.env[key] = value.with_(bound_in=loop)
         else:
@@ -804,6 +846,8 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
             self.record("freezes", node, Freeze(node, self.fn, key, frozen, cls))
         if frozen:
             self.fn.freezes[key] = True
+            for built in self.built:  # optimizers this run built before: their parameters change state
+                self.events.optimizers[built].frozen_after.add(key)
             if cls is not None:
                 cls.freezes_self = True
             if st is not None:

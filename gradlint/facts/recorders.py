@@ -61,6 +61,8 @@ def on_call(run, node: cst.Call) -> None:
     """Any call: a helper named for clearing gradients, or ``p.grad.zero_()`` and its kin."""
     func = node.func
     name = func.attr.value if type(func) is cst.Attribute else (func.value if type(func) is cst.Name else "")
+    if name == "Variable" and any(a.keyword is not None and a.keyword.value == "volatile" for a in node.args):
+        run.events.volatile = True
     if "zero_grad" in name or name in _RESET_NAMES:
         receiver = key_of(func.value) if type(func) is cst.Attribute else None
         _reset(run, node, receiver)

@@ -61,7 +61,7 @@ def nn_class(qual: Optional[str]) -> Optional[str]:
 
 def nn_param_free(name: str) -> bool:
     """Layers that hold no parameters: losses, activations, pooling, dropout, reshapes."""
-    return (name in _PARAM_FREE or name.endswith("Loss") or "Pool" in name
+    return (name in _PARAM_FREE or "Loss" in name or "Pool" in name
             or "Pad" in name)
 
 

@@ -103,6 +103,9 @@ def class_data(facts, cls) -> dict:
     mode_dep = interp.class_mode_dep(cls)
     if mode_dep is not None:
         data["mode_dep"] = mode_dep
+    has_params = interp.class_has_params(cls)
+    if has_params is not None:
+        data["has_params"] = has_params
     frozen = interp.class_frozen_parts(cls)
     if frozen:
         data["frozen_parts"] = list(frozen)

@@ -100,7 +100,7 @@ def is_model_call(facts: FileFacts, event: ForwardCall) -> bool:
     ``.parameters()``, ...). A name alone never makes a model."""
     value = model_value(facts, event)
     if value.kind == "module":
-        return value.has_params is not False
+        return value.has_params is not False or value.mode_dep is True
     key = event.key
     return bool(key) and key in event.fn.modulelike
 

@@ -19,7 +19,7 @@ from ..verify import CONFIRMED, NOT_REPRODUCED
 from ..verify.effects import Outcome, effect, plural, scan
 from ..verify.observations import Anchor, Observations
 from . import Report, rule
-from .common import inside_own_model, is_model_call, owned_by_framework, shown
+from .common import inside_own_model, is_model_call, mode_dependent, owned_by_framework, shown
 
 
 # -- check -----------------------------------------------------------------------------------------
@@ -30,8 +30,8 @@ def check(facts):
     for event in facts.events.forward_calls.values():
         if event.regions or owned_by_framework(facts, event) or inside_own_model(event):
             continue
-        if not is_model_call(facts, event):
-            continue
+        if not is_model_call(facts, event) or mode_dependent(facts, event) is False:
+            continue  # (no dropout or batch norm: eval mode changes nothing in its training)
         if facts.resolve_grad(event.fn, event.grad) == frozenset({"off"}):
             continue
         if not (facts.in_training_loop(event.loops) or facts.runs_in_training_loop(event.fn)):

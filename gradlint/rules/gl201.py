@@ -17,13 +17,15 @@ from ..verify import CONFIRMED, NOT_REPRODUCED
 from ..verify.effects import Outcome, effect, is_inference, plural, scan, size, times
 from ..verify.observations import Anchor, Observations
 from . import Report, rule
-from .common import FirstPerRegion, caller_owns_mode, inference_calls, shown
+from .common import FirstPerRegion, caller_owns_mode, inference_calls, model_value, shown
 
 
 # -- check -----------------------------------------------------------------------------------------
 @rule("GL201", "grad-mode-missing-in-eval", "warning",
       'A model runs in an inference region with gradient tracking on.')
 def check(facts):
+    if facts.events.volatile:
+        return  # `volatile=True` was torch < 0.4's no_grad: the file disables gradients its torch's way
     first = FirstPerRegion()
     for event in inference_calls(facts):
         if event.generate:
@@ -31,6 +33,10 @@ def check(facts):
         if any(r.uses_grad or r.hands_model_out for r in event.regions):
             continue  # gradient-based inference (saliency, attacks, test-time training)
         grad = facts.resolve_grad(event.fn, event.grad)
+        if model_value(facts, event).has_params is False:
+            continue  # no parameters: it records no graph of its own
+        if "flag" in grad:
+            continue  # `torch.set_grad_enabled(flag)`: the program chooses the mode here
         if not grad & {"on", "unknown"}:
             continue
         kinds = {kind for kind, _ in facts.resolve_modes(event.fn, event.modes)}

@@ -27,9 +27,14 @@ def _under(key: str, owner: str) -> bool:
     return key == owner or key.startswith(owner + ".")
 
 
-def _frozen_parts(fn, owner: str):
-    """Frozen keys inside ``owner`` in this function (or its class), unless also unfrozen."""
-    frozen = {k for k in fn.freezes if _under(k, owner)}
+def _frozen_parts(fn, owner: str, build=None):
+    """Frozen keys inside ``owner`` in this function (or its class), unless also unfrozen. With
+    the optimizer ``build``, the function's own freezes are those on the path to it or after it
+    (a freeze in the other branch of `if fix_param:`, or of a model since rebound, is not)."""
+    if build is not None:
+        frozen = {k for k in build.frozen_before | build.frozen_after if _under(k, owner)}
+    else:
+        frozen = {k for k in fn.freezes if _under(k, owner)}
     unfrozen = {k for k in fn.unfreezes if _under(k, owner) or _under(owner, k)}
     if fn.cls is not None and (owner == "self" or owner.startswith("self.")):
         for c in fn.cls.all_classes():
@@ -65,7 +70,7 @@ def check(facts):
         for owner, filtered in build.sources:
             if filtered or not owner:
                 continue
-            parts = _frozen_parts(build.fn, owner)
+            parts = _frozen_parts(build.fn, owner, build)
             if not parts:
                 continue
             part = display_key(sorted(parts)[0])

@@ -33,6 +33,8 @@ def check(facts):
             continue  # accumulated on purpose, then differentiated (gradient accumulation)
         if not event.per_step and not (event.loop.trains or event.loop.data):
             continue  # a loop over layers or scales inside one step (skip connections, feature lists)
+        if not event.per_step and not event.loop.trains and _in_forward(event.fn):
+            continue  # a module's forward runs once per step: its loops are inside that step
         atoms = facts.resolve_tensor(event.fn, event.fact)
         if atoms != frozenset({"nonleaf"}):
             continue
@@ -41,6 +43,15 @@ def check(facts):
         yield Report(event.node, f"`{event.name}` keeps every iteration's autograd graph alive: `{added}` "
                                  f"carries grad history",
                      lambda e=event: detach_accumulated(facts, e), f"accumulate `{item}.item()` (or `.detach()`)")
+
+
+def _in_forward(fn) -> bool:
+    """A module's ``forward`` (or a function nested in it)."""
+    while fn is not None and not fn.is_module_level:
+        if fn.cls is not None and fn.cls.is_module and fn.name == "forward":
+            return True
+        fn = fn.parent
+    return False
 
 
 # -- fix -------------------------------------------------------------------------------------------

@@ -73,34 +73,18 @@ def _why_hooks_matter(facts, event, receiver) -> str:
     if isinstance(receiver, cst.Attribute) and receiver.attr.value == "module":
         return "the DataParallel / DistributedDataParallel wrapper's forward (scatter, gradient sync) is skipped"
     method = _method(event.fn)
-    if method is not None and method.cls.is_module and _parameters(model_value(facts, event)) is not False:
+    if method is not None and method.cls.is_module and _parameters(facts, model_value(facts, event)) is not False:
         return ("the hooks users of this model register on it do not run (feature extraction, "
                 "profilers, pruning, quantization observers, FSDP)")
     return None
 
 
-def _parameters(value) -> Optional[bool]:
+def _parameters(facts, value) -> Optional[bool]:
     """Whether a module holds parameters: False for parameter-free layers and local classes whose
     attributes hold none (a loss module); None when it cannot be told."""
-    if value.has_params is not None:
+    if value.has_params is not None or value.cls is None:
         return value.has_params
-    cls = value.cls
-    if cls is None:
-        return None
-    for c in cls.all_classes():
-        if getattr(c, "is_summary", False):
-            return None
-        if any(torchapi.nn_class(q) for q in c.base_quals):
-            return None  # a library layer as a base: it may hold parameters
-        for attr in c.attrs.values():
-            kind = attr.kind if attr is not None else "unknown"
-            if kind == "unknown":
-                return None
-            if kind == "param" or (kind == "module" and attr.has_params is not False):
-                return True
-            if kind == "tensor" and attr.tensor is not None and "leaf_rg" in attr.tensor.atoms:
-                return True
-    return False
+    return facts.interpreter.class_has_params(value.cls)
 
 
 # -- fix -------------------------------------------------------------------------------------------
