@@ -178,6 +178,8 @@ def test_not_fixable_places_say_why():
 
         model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        model(torch.randn(2, 8)).sum().backward()
+        optimizer.step()
         for p in model[0].parameters():
             p.requires_grad = False
         """
@@ -195,6 +197,7 @@ def test_optimizer_param_groups_and_list_are_filtered():
         import torch.nn as nn
 
         model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+        model(torch.randn(2, 8)).sum().backward()  # a warm-up step: the frozen layer keeps its .grad
         model[0].requires_grad_(False)
         opt = torch.optim.SGD([{"params": model.parameters(), "lr": 0.1}], lr=0.01)
         opt2 = torch.optim.Adam(list(model.parameters()))

@@ -5,6 +5,7 @@ import textwrap
 import libcst as cst
 import pytest
 
+from gradlint.engine import lint_text
 from gradlint.facts import FileFacts
 from gradlint.facts import words
 from gradlint.facts.names import ImportTable, key_of
@@ -475,3 +476,48 @@ def test_freezes_and_optimizer_parameter_sources():
                        (("seq.1", False), ("net.head", False))]
     module = facts.scopes.module_fn
     assert {"net.backbone", "seq.0"} <= set(module.freezes)
+
+
+def test_elements_of_a_models_tuple_carry_only_what_its_forward_shows():
+    """`loss, acc = model(x, y)`: with the forward in view, a float or a comparison carries no
+    graph; without it (a model handed in, its class unknown), only the first element is known
+    to be the output, and accumulating the others is not reported."""
+    known = textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 2)
+            def forward(self, x, y):
+                out = self.fc(x)
+                return nn.functional.cross_entropy(out, y), (out.argmax(1) == y).sum(), out.mean().item()
+        model = Net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        total, hits, mean = 0, 0, 0.0
+        for x, y in [(torch.randn(2, 4), torch.tensor([0, 1]))]:
+            loss, correct, m = model(x, y)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            total += loss
+            hits += correct
+            mean += m
+    """)
+    assert [(f.code, known.splitlines()[f.line - 1].strip()) for f in lint_text(known, "a.py")] == \
+        [("GL501", "total += loss")]
+    handed = textwrap.dedent("""
+        import torch
+        def train(model, loader):
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            total, acc_sum = 0, 0
+            for x, y in loader:
+                loss, acc = model(x, y)
+                loss.backward()
+                opt.step()
+                opt.zero_grad()
+                total += loss
+                acc_sum += acc
+    """)
+    assert [(f.code, handed.splitlines()[f.line - 1].strip()) for f in lint_text(handed, "b.py")] == \
+        [("GL501", "total += loss")]

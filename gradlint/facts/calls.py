@@ -12,11 +12,12 @@ from .names import key_of
 from .scopes import CallSite, ClassInfo, FunctionInfo
 from .state import State, entry_ok, lookup_mode
 from .syntax import arg_of, const_bool, identifiers
-from .values import (ENTRY, ENTRY_KINDS, ENTRY_S, ENTRY_T, EVAL, LOADED, NEW_ATOMS, NUMBER, REQUIRES_GRAD,
+from .values import (ENTRY, ENTRY_KINDS, ENTRY_S, ENTRY_T, EVAL, LOADED, MODEL_OUTPUT, NEW_ATOMS, NUMBER,
+                     REQUIRES_GRAD,
                      TRAIN_ATOMS, TRAIN_SET, UNKNOWN_ATOMS, UNKNOWN_TENSOR, UNKNOWN_VALUE, TensorFact, Value,
                      after_step, after_training)
 
-_MODEL_OUTPUT = "the model's output"
+_MODEL_OUTPUT = MODEL_OUTPUT
 _CLASS_LOADERS = frozenset({"load_from_checkpoint", "from_pretrained", "from_config"})
 _BUILTIN_PASSTHROUGH = frozenset({"list", "tuple", "iter", "sorted", "reversed", "enumerate", "tqdm",
                                   "set"})
@@ -196,7 +197,8 @@ class CallsMixin:
     def _forward_tuple(self, callee: Value, out: Value) -> Value:
         """A model whose ``forward`` (in this file or another) returns a tuple: each element as
         that return shows it (``return loss, acc.item(), hits``: a float and a comparison carry no
-        graph); elements that may carry one are the model's output. Otherwise ``out``."""
+        graph; what it cannot tell stays unknown); tensors that may carry one are the model's
+        output. Otherwise ``out``."""
         cls = callee.cls if callee.kind == "module" else None
         if cls is None:
             return out
@@ -214,7 +216,7 @@ class CallsMixin:
                     and e.tensor.atoms <= self._NO_HISTORY:
                 elements.append(Value("tensor", tensor=TensorFact(e.tensor.atoms, out.tensor.origin if out.tensor
                                                                   else None, e.tensor.how)))
-            elif e is not None and e.kind in ("tensor", "unknown"):
+            elif e is not None and e.kind == "tensor":
                 elements.append(out)
             else:
                 elements.append(UNKNOWN_VALUE)

@@ -12,7 +12,7 @@ from .names import key_of
 from .scopes import ClassInfo, FunctionInfo
 from .state import State
 from .syntax import identifiers
-from .values import (MAY_REQUIRE_GRAD, NONE, NUMBER, REQUIRES_GRAD, UNKNOWN_VALUE, TensorFact, Value,
+from .values import (MAY_REQUIRE_GRAD, MODEL_OUTPUT, NONE, NUMBER, REQUIRES_GRAD, UNKNOWN_VALUE, TensorFact, Value,
                      join_values)
 
 
@@ -332,6 +332,10 @@ class ExpressionsMixin:
             # for name, p in model.named_parameters(): the last element is the parameter
             return value if index == count - 1 else NUMBER
         if value.kind == "tensor":
+            if index > 0 and value.tensor is not None and value.tensor.how == MODEL_OUTPUT:
+                # `loss, acc = model(x)` of a model whose forward is not known: the first element
+                # is its output; what the others are (a float, a count, a state) cannot be told
+                return UNKNOWN_VALUE
             return value.with_(key=None)
         if value.kind == "list" and value.tensor is not None:
             return Value("tensor", tensor=value.tensor)

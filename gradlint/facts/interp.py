@@ -846,6 +846,8 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
             self.record("freezes", node, Freeze(node, self.fn, key, frozen, cls))
         if frozen:
             self.fn.freezes[key] = True
+            if st is not None and True in st.trained:  # its .grad may be stale (GL301)
+                self.events.trained_freezes.add((id(self.fn), key))
             for built in self.built:  # optimizers this run built before: their parameters change state
                 self.events.optimizers[built].frozen_after.add(key)
             if cls is not None:

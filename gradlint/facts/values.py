@@ -140,6 +140,7 @@ class Value:
 
 UNKNOWN_VALUE = Value("unknown")
 NUMBER = Value("number")
+MODEL_OUTPUT = "the model's output"   # TensorFact.how of what a model call returns
 NONE = Value("none")   # `x = None`: on a path where it is None, it is nothing else
 
 

@@ -27,34 +27,40 @@ def _under(key: str, owner: str) -> bool:
     return key == owner or key.startswith(owner + ".")
 
 
-def _frozen_parts(fn, owner: str, build=None):
+def _frozen_parts(fn, owner: str, build=None, trained=None):
     """Frozen keys inside ``owner`` in this function (or its class), unless also unfrozen. With
     the optimizer ``build``, the function's own freezes are those on the path to it or after it
-    (a freeze in the other branch of `if fix_param:`, or of a model since rebound, is not)."""
+    (a freeze in the other branch of `if fix_param:`, or of a model since rebound, is not).
+    With ``trained`` (the facts' freezes made once a training step may have run), only those:
+    a parameter frozen before any backward keeps `.grad = None`, and torch.optim skips it."""
+    def harmful(f, key) -> bool:
+        return trained is None or (id(f), key) in trained
+
     if build is not None:
-        frozen = {k for k in build.frozen_before | build.frozen_after if _under(k, owner)}
+        frozen = {k for k in build.frozen_before | build.frozen_after if _under(k, owner) and harmful(fn, k)}
     else:
-        frozen = {k for k in fn.freezes if _under(k, owner)}
+        frozen = {k for k in fn.freezes if _under(k, owner) and harmful(fn, k)}
     unfrozen = {k for k in fn.unfreezes if _under(k, owner) or _under(owner, k)}
     if fn.cls is not None and (owner == "self" or owner.startswith("self.")):
         for c in fn.cls.all_classes():
             for m in c.methods.values():
-                frozen |= {k for k in m.freezes if _under(k, owner)}
+                frozen |= {k for k in m.freezes if _under(k, owner) and harmful(m, k)}
                 unfrozen |= {k for k in m.unfreezes if _under(k, owner) or _under(owner, k)}
     frozen = {k for k in frozen if not any(_under(k, u) or _under(u, k) for u in unfrozen)}
-    return frozen or _frozen_by_callers(fn, owner)
+    return frozen or _frozen_by_callers(fn, owner, trained is not None)
 
 
-def _frozen_by_callers(fn, owner: str) -> set:
+def _frozen_by_callers(fn, owner: str, after_training: bool = False) -> set:
     """``def make_optimizer(model): return SGD(model.parameters())``: the parts of ``model``
-    that a caller (in any file of the project) froze before the call, in the callee's names."""
+    that a caller (in any file of the project) froze before the call, in the callee's names
+    (``after_training``: only at calls made once a training step may have run)."""
     root, _, rest = owner.partition(".")
     if fn.is_module_level or root not in fn.params or fn.escapes:
         return set()
     found = set()
     for site in fn.callsites:
         given = (site.args or {}).get(root)
-        if not given:
+        if not given or (after_training and True not in site.trained):
             continue
         base = f"{given}.{rest}" if rest else given
         for key in getattr(site, "frozen", ()):
@@ -70,12 +76,12 @@ def check(facts):
         for owner, filtered in build.sources:
             if filtered or not owner:
                 continue
-            parts = _frozen_parts(build.fn, owner, build)
+            parts = _frozen_parts(build.fn, owner, build, facts.events.trained_freezes)
             if not parts:
                 continue
             part = display_key(sorted(parts)[0])
-            yield Report(build.node, f"the optimizer gets every parameter of `{owner}`, including frozen ones "
-                                     f"(`{part}`)",
+            yield Report(build.node, f"the optimizer gets every parameter of `{owner}`, including `{part}`, "
+                                     f"frozen once training may have begun",
                          lambda b=build: trainable_params(b, frozen_parts_by_owner(b, _frozen_parts)),
                          f"pass `(p for p in {owner}.parameters() if p.requires_grad)`: frozen weights stay put "
                          f"only while their .grad is None; with a stale zeroed .grad (frozen after training "
@@ -184,11 +190,14 @@ DOC = RuleDoc(
 Finds an optimizer built from the unfiltered parameters of a model (`model.parameters()`)
 when part of that model is frozen (`p.requires_grad = False`, `requires_grad_(False)`,
 `nn.Parameter(..., requires_grad=False)`, `nn.Embedding.from_pretrained(...)`, which
-freezes by default). The finding points at the optimizer's construction.
+freezes by default) once a training step may already have run: before the optimizer is
+built, or after it (mid-training), in the same function, a helper it calls, or a caller in
+any file. The finding points at the optimizer's construction.
 """,
     why="""
-`torch.optim` skips a parameter whose `.grad` is `None`, so frozen parameters usually stay
-put and this is harmless: the optimizer just holds state it never uses. They **do** move
+`torch.optim` skips a parameter whose `.grad` is `None`, so parameters frozen before any
+backward stay put and handing them over is harmless: the optimizer just holds state it
+never uses (gradlint does not report that case). They **do** move
 when they still hold a zeroed, non-`None` gradient (frozen after training began, with
 `zero_grad(set_to_none=False)`, the default before torch 2.0) and the optimizer has
 momentum or weight decay: the "frozen" weights then drift. Measured on torch 2.13 (CPU,
@@ -213,8 +222,15 @@ class Classifier(nn.Module):
 
 
 model = Classifier()
-model.backbone.requires_grad_(False)
-optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+batches = [(torch.randn(4, 16), torch.tensor([0, 1, 0, 1]))]
+for epoch in range(2):
+    if epoch == 1:
+        model.backbone.requires_grad_(False)  # the head only, from the second epoch on
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    for x, y in batches:
+        optimizer.zero_grad(set_to_none=False)
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
 """,
     use_instead="""
 import torch
@@ -232,11 +248,21 @@ class Classifier(nn.Module):
 
 
 model = Classifier()
-model.backbone.requires_grad_(False)
-trainable = (p for p in model.parameters() if p.requires_grad)
-optimizer = torch.optim.AdamW(trainable, lr=1e-3, weight_decay=0.01)
+batches = [(torch.randn(4, 16), torch.tensor([0, 1, 0, 1]))]
+for epoch in range(2):
+    if epoch == 1:
+        model.backbone.requires_grad_(False)  # the head only, from the second epoch on
+    trainable = (p for p in model.parameters() if p.requires_grad)
+    optimizer = torch.optim.AdamW(trainable, lr=1e-3, weight_decay=0.01)
+    for x, y in batches:
+        optimizer.zero_grad(set_to_none=False)
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
 """,
     not_flagged="""
+- Parameters frozen before any training step (in `__init__`, right after building the
+  model, `Embedding.from_pretrained`): their `.grad` stays `None` and torch.optim skips them.
+  Three judged corpus passes found every such finding harmless, so it is not reported.
 - Filtered parameters: `filter(lambda p: p.requires_grad, ...)`, comprehensions,
   `named_parameters()` with a condition, or param groups that leave the frozen part out.
 - GAN-style alternating `requires_grad_` toggles, and parameters unfrozen again.
@@ -245,8 +271,8 @@ optimizer = torch.optim.AdamW(trainable, lr=1e-3, weight_decay=0.01)
 Optimizer step hooks record which frozen parameters the optimizer holds and whether they
 moved after `step()`. With stale zeroed grads and momentum or weight decay the frozen
 weights change (max |dW| 0.394 SGD with momentum and weight decay, 0.170 AdamW, 0.161
-Adam on torch 2.13 CPU over 3 steps); when their `.grad` is `None` they do not move, and
-the verifier reports that absence rather than an effect (fixtures marked `[no-effect]`).
+Adam on torch 2.13 CPU over 3 steps); when their `.grad` is `None` they do not move (the
+good fixtures frozen before training measure that absence).
 """,
     fix=f"""
 {SAFE_FIX} passes only trainable parameters, `(p for p in model.parameters() if

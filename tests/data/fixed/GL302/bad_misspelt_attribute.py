@@ -6,7 +6,7 @@ torch.manual_seed(0)
 model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
 for p in model[0].parameters():
     p.requires_grad = False  # expect: GL302
-optimizer = torch.optim.SGD((p for p in model.parameters() if p.requires_grad), lr=0.1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 model(torch.randn(3, 4)).sum().backward()
 optimizer.step()
 print([p.requires_grad for p in model[0].parameters()])

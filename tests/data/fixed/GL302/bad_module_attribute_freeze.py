@@ -17,7 +17,7 @@ class Net(nn.Module):
 
 model = Net()
 model.backbone.requires_grad_(False)  # expect: GL302
-optimizer = torch.optim.SGD((p for p in model.parameters() if p.requires_grad), lr=0.1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 x, y = torch.randn(8, 8), torch.randint(0, 2, (8,))
 optimizer.zero_grad()
 nn.functional.cross_entropy(model(x), y).backward()
