@@ -34,6 +34,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import libcst as cst
 
+from .parsing import parse
 from .cache import Cache
 from .engine import failed_file, in_room, lint_module, lint_text, map_files, screen
 from .finding import Finding
@@ -44,7 +45,7 @@ from .notebook import SUFFIX as NOTEBOOK_SUFFIX
 from .rules import implemented
 from .selection import Selection
 from .source import MAX_FILE_SIZE, SourceError, decode_source, describe_syntax_error, read_bytes
-from .workers import Failure
+from .workers import Failure, fewer_collections
 
 MAX_PASSES = 8
 
@@ -127,7 +128,7 @@ class _Pass:
 def _fix_passes(text: str, path: str, codes, unsafe: bool, refuse: Optional[Refuse] = None,
                 build: Optional[Build] = None) -> Tuple[str, List[Finding], int]:
     try:
-        module = cst.parse_module(text)
+        module = parse(text)
     except cst.ParserSyntaxError as exc:
         line, col, message = describe_syntax_error(text, exc)
         return text, [Finding(path, line, col, "E999", message)], 0
@@ -201,7 +202,7 @@ def _try(state: _Pass, chosen: List[_Chosen], path: str, codes) -> Tuple[Optiona
     if new_text == state.text:
         return None, [(c, "it would change nothing") for c in chosen]
     try:
-        after = _Pass(new_text, cst.parse_module(new_text), path, codes, state.refuse, state.build)
+        after = _Pass(new_text, parse(new_text), path, codes, state.refuse, state.build)
     except cst.ParserSyntaxError:
         return None, [(c, "gradlint's fix gave code that does not parse; please report it") for c in chosen]
     wanted = Counter(c.finding for c in chosen)
@@ -376,6 +377,7 @@ def _failed(task, failure: Failure) -> FixResult:
     return FixResult(task[0], [failed_file(task[0], failure)])
 
 
+@fewer_collections()
 def fix_paths(files, unsafe: bool = False, write: bool = True, jobs: int = 0, progress=None,
               selection_for: Optional[Callable[[str], Selection]] = None,
               max_file_size: Optional[int] = MAX_FILE_SIZE, cache_dir: Optional[str] = None) -> List[FixResult]:

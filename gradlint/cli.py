@@ -158,7 +158,7 @@ def _settings(select, ignore, extend_select, extend_ignore, per_file_ignores, ex
 @click.option("--statistics", is_flag=True, help="Count the findings of each rule after the report.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when problems are found.")
 @click.option("--quiet", "-q", is_flag=True, help="Print the findings only: no summary, no progress.")
-@click.option("--jobs", "-j", type=int, default=0, help="Processes to use (default: all cores).")
+@click.option("--jobs", "-j", type=int, default=0, help="Processes to use (default: all cores from 4 cores on, else 1).")
 @click.option("--no-cache", is_flag=True,
               help="Lint every file again instead of reusing unchanged files' results from .gradlint_cache/.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="GRADLINT_CACHE_DIR",

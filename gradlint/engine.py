@@ -16,6 +16,7 @@ from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
+from .parsing import parse
 from .cache import Cache, findings_key, load_findings, store_findings
 from .facts import FileFacts
 from .finding import Finding
@@ -130,7 +131,7 @@ def syntax_only(text: str, path: str) -> List[Finding]:
         rejected = err
     if not rejected.nesting:
         try:
-            cst.parse_module(text)
+            parse(text)
             return []
         except cst.ParserSyntaxError:
             pass
@@ -144,12 +145,12 @@ def lint_source(text: str, path: str = "<string>", selection: Optional[Selection
     codes = (selection or Selection()).codes(implemented())
     if not codes or not may_matter(text):
         return []
-    return lint_module(cst.parse_module(text), path, codes, fixes)
+    return lint_module(parse(text), path, codes, fixes)
 
 
 def _parse_and_lint(text: str, path: str, codes: Sequence[str], fixes: str) -> List[Finding]:
     try:
-        module = cst.parse_module(text)
+        module = parse(text)
     except cst.ParserSyntaxError as exc:
         line, col, message = describe_syntax_error(text, exc)
         return [Finding(path, line, col, "E999", message)]

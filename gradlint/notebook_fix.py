@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
+from .parsing import parse
 from .autofix import FixResult, Refuse, fix_text, unified_diff, write_atomic
 from .engine import lint_module, lint_text
 from .finding import Finding
@@ -66,7 +67,7 @@ def _lint_with_notes(text: str, path: str, selection: Optional[Selection], refus
     if not codes or not may_matter(text):
         return []
     try:
-        module = cst.parse_module(text)
+        module = parse(text)
     except (cst.ParserSyntaxError, RecursionError):
         return lint_text(text, path, selection)  # the E999 finding
     try:

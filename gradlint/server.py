@@ -19,8 +19,8 @@ import os
 import re
 from typing import Dict, List, Optional, Tuple
 
-import libcst as cst
 
+from .parsing import parse
 from . import __version__
 from .autofix import fix_text, project_fixer
 from .cache import DEFAULT_DIR as DEFAULT_CACHE
@@ -73,7 +73,7 @@ class Analyzer:
         selection = settings.selection_for(path)
         build = self._build(path, text)
         try:
-            module = cst.parse_module(text)
+            module = parse(text)
             built = apply_noqa(lint_module(module, path, selection.codes(implemented()), fixes="build",
                                            build=build), text)
         except Exception:  # a syntax error, or a fix builder that failed: no quick fix

@@ -17,6 +17,7 @@ recursion limit, for the files whose nesting the ordinary stack cannot follow.
 from __future__ import annotations
 
 import faulthandler
+import gc
 import os
 import queue
 import signal
@@ -24,12 +25,28 @@ import sys
 import threading
 import traceback
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import connection, get_context
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence
 
 IN_PROCESS_BELOW = 8     # fewer tasks than this run in this process: starting workers costs more
 IN_FLIGHT = 2            # tasks sent ahead to each worker, so it never waits for the next one
+# A parse allocates hundreds of thousands of nodes that live on (the facts point into the tree):
+# at Python's default thresholds the collector scans them again and again, a third of a
+# run's time. Trees hold no reference cycles, so collecting less often frees the same memory.
+RUN_GC_THRESHOLD = (50_000, 20, 100)
+
+
+@contextmanager
+def fewer_collections():
+    """Python's cyclic collector at ``RUN_GC_THRESHOLD`` for a run, restored after it."""
+    before = gc.get_threshold()
+    gc.set_threshold(*RUN_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 @dataclass(frozen=True)
@@ -117,6 +134,7 @@ def _worker(conn, parent: int) -> None:
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     faulthandler.disable()  # a crash is reported as its task's Failure, not as a dump on stderr
+    gc.set_threshold(*RUN_GC_THRESHOLD)  # a worker only ever runs gradlint
     inbox: "queue.Queue" = queue.Queue()
     threading.Thread(target=_receive, args=(conn, inbox), name="gradlint-inbox", daemon=True).start()
     while True:

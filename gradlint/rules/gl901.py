@@ -13,7 +13,6 @@ from typing import Optional, Union
 import libcst as cst
 
 from ..docs import RuleDoc, UNSAFE_FIX
-from ..facts import torchapi
 from ..fixes import Edit, Fix, NotFixable
 from ..fixes.cst_tools import code_of
 from ..verify import CONFIRMED, NOT_REPRODUCED
