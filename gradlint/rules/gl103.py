@@ -30,7 +30,7 @@ def check(facts):
     for event in facts.events.forward_calls.values():
         if event.regions or owned_by_framework(facts, event) or inside_own_model(event):
             continue
-        if not is_model_call(facts, event) or mode_dependent(facts, event) is False:
+        if not is_model_call(facts, event) or mode_dependent(facts, event) is not True:
             continue  # (no dropout or batch norm: eval mode changes nothing in its training)
         if facts.resolve_grad(event.fn, event.grad) == frozenset({"off"}):
             continue
