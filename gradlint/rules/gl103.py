@@ -173,6 +173,9 @@ def train(model, train_loader, val_loader, epochs):
             loss.backward()
             optimizer.step()
         print(epoch, validate(model, val_loader))
+
+
+train(model, train_loader=[], val_loader=[], epochs=3)
 """,
     use_instead="""
 import torch
@@ -197,6 +200,9 @@ def train(model, train_loader, val_loader, epochs):
             loss.backward()
             optimizer.step()
         print(epoch, validate(model, val_loader))
+
+
+train(model, train_loader=[], val_loader=[], epochs=3)
 """,
     not_flagged="""
 - Loops that call `model.train()` before the next training step (at the top of the
@@ -204,6 +210,8 @@ def train(model, train_loader, val_loader, epochs):
 - Training in eval mode throughout, on purpose (the model is never in train mode there).
 - A model switched to eval right before each of its own uses in the loop (a distillation
   teacher), and calls of a model's parts inside its own methods.
+- A model not known to hold dropout or batch norm (eval mode changes nothing for it, or the
+  file cannot tell what its callers pass): as GL101, only with that evidence.
 """,
     verifier="""
 After the helper (or the `.eval()` call) returns, `model.training is False` at the next
