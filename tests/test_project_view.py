@@ -167,3 +167,29 @@ def test_a_loose_script_folder_is_not_walked_below(tmp_path):
     tree(tmp_path, {"x.py": "import torch\n", "deep/inner.py": "import x\n"})
     view = ProjectView(str(tmp_path))
     assert [os.path.basename(p) for p in view.all_files()] == ["x.py"]
+
+
+def test_a_base_class_reexported_from_an_import_cycle_resolves_in_process_and_in_workers(tmp_path):
+    """`from .net import NeuralNet` in a package whose `net.py` imports the package back: the
+    cycle is summarised one file at a time, and a miss cached before `net.py` was in made a
+    subclass elsewhere lose its base in this process only (workers start from fresh views)."""
+    from gradlint.project.lint import prepare
+    from gradlint.workers import WorkerPool
+
+    tree(tmp_path, {"pyproject.toml": "",
+                    "pkg/__init__.py": "from .net import NeuralNet\nfrom .utils import helper\n",
+                    "pkg/utils.py": "def helper():\n    return 1\n",
+                    "pkg/net.py": "import torch\nimport pkg.callbacks\n\n\nclass NeuralNet:\n"
+                                  "    def validation_step(self, x):\n        return x\n",
+                    "examples/net.py": "import torch\nfrom pkg import NeuralNet\n\n\nclass Net(NeuralNet):\n"
+                                       "    def validation_step(self, x):\n        return self.module_(x)\n",
+                    "pkg/callbacks.py": "from pkg import NeuralNet\n\n\nclass Callback(NeuralNet):\n    pass\n"})
+    files = sorted(str(p) for p in tmp_path.rglob("*.py"))
+    example = str(tmp_path / "examples" / "net.py")
+    here = ProjectView(str(tmp_path))
+    prepare(here, files)
+    there = ProjectView(str(tmp_path))
+    with WorkerPool(2, in_process_below=1) as pool:
+        prepare(there, files, pool=pool)
+    for view in (here, there):
+        assert view.runtimes[example].data["classes"]["Net"].get("base_refs") == ["pkg/net.py:NeuralNet"]

@@ -356,13 +356,12 @@ class ProjectView:
         if key in self._symbols:
             return self._symbols[key]
         found = self._symbol(path, qualified, depth)
-        if path in self.runtimes or self._resolved_in(path, qualified):
-            self._symbols[key] = found  # answers stay the same once the file it names is in
+        if found is not None or self.layout.resolve(path, qualified) is None:
+            # A miss inside the project is not kept: the file it names, or one it re-exports
+            # from (`from .net import NeuralNet` in a package's `__init__`), may not be
+            # summarised yet (an import cycle is summarised one file at a time)
+            self._symbols[key] = found
         return found
-
-    def _resolved_in(self, path: str, qualified: str) -> bool:
-        found = self.layout.resolve(path, qualified)
-        return found is None or found[0] in self.runtimes
 
     def _symbol(self, path: str, qualified: str, depth: int = 0):
         found = self.layout.resolve(path, qualified)
