@@ -18,6 +18,9 @@ from .values import (ENTRY, ENTRY_KINDS, ENTRY_S, ENTRY_T, EVAL, LOADED, MODEL_O
                      after_step, after_training)
 
 _MODEL_OUTPUT = MODEL_OUTPUT
+# `model._modules.values()`: the methods of the dict of submodules, which no nn.Module has; a
+# call of one lists the parts, it runs nothing
+_DICT_METHODS = frozenset({"values", "items", "keys", "get", "pop", "update", "copy", "setdefault"})
 _CLASS_LOADERS = frozenset({"load_from_checkpoint", "from_pretrained", "from_config"})
 _BUILTIN_PASSTHROUGH = frozenset({"list", "tuple", "iter", "sorted", "reversed", "enumerate", "tqdm",
                                   "set"})
@@ -381,7 +384,8 @@ class CallsMixin:
             if self.is_model(callee):
                 return self.forward(node, callee, args, st)
             if recv.kind == "module" and recv.cls is None and callee.kind == "unknown" \
-                    and meth not in torchapi.MODULE_API and recv.has_params is not False:
+                    and meth not in torchapi.MODULE_API and meth not in _DICT_METHODS \
+                    and recv.has_params is not False:
                 # model.fc(x), model.forward_features(x) on a module of a library class: a part
                 # (or a method) of the model runs
                 return self.forward(node, recv, args, st)
