@@ -17,10 +17,6 @@ from .values import (ENTRY, ENTRY_KINDS, ENTRY_S, ENTRY_T, EVAL, LOADED, MODEL_O
                      TRAIN_ATOMS, TRAIN_SET, UNKNOWN_ATOMS, UNKNOWN_TENSOR, UNKNOWN_VALUE, TensorFact, Value,
                      after_step, after_training)
 
-_MODEL_OUTPUT = MODEL_OUTPUT
-# `model._modules.values()`: the methods of the dict of submodules, which no nn.Module has; a
-# call of one lists the parts, it runs nothing
-_DICT_METHODS = frozenset({"values", "items", "keys", "get", "pop", "update", "copy", "setdefault"})
 _CLASS_LOADERS = frozenset({"load_from_checkpoint", "from_pretrained", "from_config"})
 _BUILTIN_PASSTHROUGH = frozenset({"list", "tuple", "iter", "sorted", "reversed", "enumerate", "tqdm",
                                   "set"})
@@ -192,7 +188,7 @@ class CallsMixin:
             return UNKNOWN_VALUE
         if node in self.events.constructions:
             return Value("module", mode=NEW_ATOMS)
-        out = self.op([v for _, v in args], st, node, _MODEL_OUTPUT, requires_grad=not frozen)
+        out = self.op([v for _, v in args], st, node, MODEL_OUTPUT, requires_grad=not frozen)
         return self._forward_tuple(callee, out)
 
     _NO_HISTORY = frozenset({"plain", "detached", "nograd"})
@@ -255,7 +251,7 @@ class CallsMixin:
         key = recv.key
         recorders.on_method(self, node, recv, meth, st)
         if recv.kind == "tensor" and meth in torchapi.MODULE_ONLY_METHODS and recv.tensor is not None \
-                and recv.tensor.how == _MODEL_OUTPUT and recv.tensor.origin is not None:
+                and recv.tensor.how == MODEL_OUTPUT and recv.tensor.origin is not None:
             recv = self.constructed(recv, st)
         # methods of local classes
         if recv.cls is not None and recv.kind in ("module", "object", "class"):
@@ -384,7 +380,7 @@ class CallsMixin:
             if self.is_model(callee):
                 return self.forward(node, callee, args, st)
             if recv.kind == "module" and recv.cls is None and callee.kind == "unknown" \
-                    and meth not in torchapi.MODULE_API and meth not in _DICT_METHODS \
+                    and meth not in torchapi.MODULE_API and meth not in torchapi.DICT_METHODS \
                     and recv.has_params is not False:
                 # model.fc(x), model.forward_features(x) on a module of a library class: a part
                 # (or a method) of the model runs
@@ -472,7 +468,7 @@ class CallsMixin:
                 elif qual not in ("torch.float32", "torch.float"):
                     cuda_only = True  # a device variable: a copy on CUDA, the same tensor on CPU
             copies = copies or cuda_only
-        if not copies or fact.how == _MODEL_OUTPUT:  # a model's output moved is still its output
+        if not copies or fact.how == MODEL_OUTPUT:  # a model's output moved is still its output
             return recv.with_(key=None) if recv.key else recv
         result = self.op([recv], st, node, f"a `.{meth}()` copy")
         out = result.tensor

@@ -288,6 +288,9 @@ MISSPELT_REQUIRES_GRAD = frozenset({
 })
 
 MODE_METHODS = frozenset({"eval", "train", "zero_grad", "step"})
+# `model._modules.values()`: methods of the dict of submodules, which no nn.Module has; a call of
+# one lists the parts and runs nothing.
+DICT_METHODS = frozenset({"values", "items", "keys", "get", "pop", "update", "copy", "setdefault"})
 # nn.Module's own methods that do not run the model.
 MODULE_API = frozenset({
     "eval", "train", "parameters", "named_parameters", "modules", "named_modules", "children",
