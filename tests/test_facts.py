@@ -283,6 +283,27 @@ def test_loaders_that_return_eval_mode_models():
     assert modes(facts, calls(facts, "resnet")[0]) == {"train"}
 
 
+def test_torchvision_weights_enums_build_no_model():
+    """``ResNet50_Weights.DEFAULT.transforms()`` is a preprocessing preset: calling it on an
+    image in an evaluation function records no graph (a lowercase name under a CamelCase
+    torchvision name is a method of an enum, not a model factory)."""
+    source = """
+        import torch
+        import torchvision
+        weights = torchvision.models.EfficientNet_B2_Weights.DEFAULT
+        preset = weights.transforms()
+        model = torchvision.models.efficientnet_b2(weights=weights)
+        model.load_state_dict(torch.load("w.pt"))
+        def predict(img):
+            x = preset(img).unsqueeze(0)
+            y = torchvision.models.ResNet50_Weights.DEFAULT.transforms()(img)
+            return model(x)
+    """
+    facts = facts_of(source)
+    assert not calls(facts, "preset")
+    assert [f.code for f in lint_text(textwrap.dedent(source), "m.py")] == ["GL201"]  # the model only
+
+
 def test_layers_that_depend_on_mode():
     facts = facts_of("""
         import torch.nn as nn

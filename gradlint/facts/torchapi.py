@@ -178,8 +178,8 @@ def model_factory_mode(qual: Optional[str]) -> Optional[str]:
     for prefix in _TRAIN_MODE_FACTORY_PREFIXES:
         if qual.startswith(prefix) and (prefix.endswith(".") or qual == prefix):  # not hub.load_state_dict_from_url
             last = qual.rsplit(".", 1)[-1]
-            if prefix == "torchvision.models." and not last[:1].islower():
-                return None  # weights enums and classes used as namespaces
+            if prefix == "torchvision.models." and any(not part[:1].islower() for part in qual.split(".")[2:]):
+                return None  # weights enums and classes used as namespaces (`ResNet50_Weights.DEFAULT.transforms()`)
             if last.startswith("get_") and last != "get_model":
                 return None
             return "train"
