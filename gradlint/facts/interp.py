@@ -23,7 +23,7 @@ from .expressions import ExpressionsMixin
 from .names import key_of, root_of
 from .scopes import ClassInfo, FunctionInfo, _block_statements
 from .state import State, entry_ok, lookup_mode
-from .syntax import const_bool, identifiers
+from .syntax import condition, const_bool, identifiers
 from .values import (ENTRY, TRAIN_ATOMS, UNKNOWN_ATOMS, UNKNOWN_TENSOR, UNKNOWN_VALUE, TensorFact,
                      Value, join_values)
 
@@ -306,17 +306,27 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
     # -- statements -------------------------------------------------------------------
     def block(self, stmts, st: Optional[State]) -> Optional[State]:
         module_level = self.fn.is_module_level
-        for stmt in stmts:
+        stmts = list(stmts)
+        skip = None
+        for i, stmt in enumerate(stmts):
             if st is None:
                 return None
+            if stmt is skip:
+                continue
             if module_level:
                 self.o.module_env = st.env
-            st = self.stmt(stmt, st)
+            other = stmts[i + 1] if i + 1 < len(stmts) else None
+            if other is not None and _complementary(stmt, other):
+                st, skip = self.stmt(stmt, st, complement=other), other
+            else:
+                st = self.stmt(stmt, st)
         if module_level and st is not None:
             self.o.module_env = st.env
         return st
 
-    def stmt(self, node: cst.CSTNode, st: State) -> Optional[State]:
+    def stmt(self, node: cst.CSTNode, st: State, complement: Optional[cst.If] = None) -> Optional[State]:
+        """One statement. ``complement``: an ``if`` right after this one that asks the opposite
+        (``if train == True: ...`` then ``if train == False: ...``): run as this one's ``else``."""
         if type(node) is cst.SimpleStatementLine:
             for small in node.body:
                 if st is None:
@@ -335,9 +345,13 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
                 then = self.block(_block_statements(node.body), st.copy())
             # `if args.train: train(...) else: test(...)`: the branch that does not train infers
             infers_else = flag_trains and self.steps > steps
-            with self._region_if(infers_else and type(node.orelse) is cst.Else, node,
-                                 "`else` branch of `if {}:`", node.test, getattr(node.orelse, "body", None)):
-                if type(node.orelse) is cst.If:
+            orelse = complement if complement is not None else node.orelse
+            with self._region_if(infers_else and (complement is not None or type(orelse) is cst.Else), node,
+                                 "`else` branch of `if {}:`", node.test, getattr(orelse, "body", None)):
+                if complement is not None:
+                    self.ev(complement.test, st)
+                    other = self.block(_block_statements(complement.body), st.copy())
+                elif type(node.orelse) is cst.If:
                     other = self.stmt(node.orelse, st.copy())
                 elif type(node.orelse) is cst.Else:
                     other = self.block(_block_statements(node.orelse.body), st.copy())
@@ -869,3 +883,42 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
 
     def syntactic(self, node, code: str, message: str) -> None:
         self.record("syntactic", node, Syntactic(node, self.fn, code, message))
+
+
+def _complementary(first: cst.CSTNode, second: cst.CSTNode) -> bool:
+    """Two ``if`` statements without ``else`` in a row that ask one variable opposite things,
+    the first not rebinding it: exactly one of them runs."""
+    if type(first) is not cst.If or type(second) is not cst.If or first.orelse is not None \
+            or second.orelse is not None:
+        return False
+    a, b = condition(first.test), condition(second.test)
+    if a is None or b is None or a[0] != b[0] or a[1] == b[1]:
+        return False
+    subject = a[0].split(" ", 1)[0]
+    return subject not in _assigned(first.body)
+
+
+def _assigned(body: cst.CSTNode) -> set:
+    """The names and attribute chains a block assigns (a conservative over-approximation)."""
+    out = set()
+    for node in _walk(body):
+        targets = []
+        if type(node) is cst.Assign:
+            targets = [t.target for t in node.targets]
+        elif type(node) in (cst.AugAssign, cst.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            for n in _walk(target):
+                if type(n) is cst.Name:
+                    out.add(n.value)
+                elif type(n) is cst.Attribute:
+                    out.add(key_of(n) or "")
+    return out
+
+
+def _walk(node: cst.CSTNode):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(n.children)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import libcst as cst
 
@@ -52,4 +52,45 @@ def arg_of(args, index: int, name: Optional[str] = None):
     positional = [(a, v) for a, v in args if a.keyword is None and not a.star]
     if 0 <= index < len(positional):
         return positional[index]
+    return None
+
+
+def _subject(node: cst.CSTNode) -> Optional[str]:
+    """``x`` / ``args.train`` as text: a name or attribute chain, else None."""
+    if type(node) is cst.Name:
+        return node.value
+    if type(node) is cst.Attribute:
+        base = _subject(node.value)
+        return f"{base}.{node.attr.value}" if base is not None else None
+    return None
+
+
+def _literal(node: cst.CSTNode) -> Optional[str]:
+    if type(node) is cst.Name and node.value in ("True", "False", "None"):
+        return node.value
+    if isinstance(node, (cst.SimpleString, cst.Integer)):
+        return node.value
+    return None
+
+
+def condition(test: cst.BaseExpression) -> Optional[Tuple[str, bool]]:
+    """A test on one variable as (what it asks, whether it asks it true): ``train``,
+    ``not train``, ``train == True``, ``train is False``, ``mode == "train"``, ``mode != "train"``.
+    None for anything else. Two ``if`` statements whose conditions ask the same thing with
+    opposite answers are the two branches of one choice."""
+    if type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
+        inner = condition(test.expression)
+        return (inner[0], not inner[1]) if inner is not None else None
+    subject = _subject(test)
+    if subject is not None:
+        return subject, True
+    if type(test) is cst.Comparison and len(test.comparisons) == 1:
+        op = type(test.comparisons[0].operator)
+        subject, value = _subject(test.left), _literal(test.comparisons[0].comparator)
+        if subject is None or value is None or op not in (cst.Equal, cst.NotEqual, cst.Is, cst.IsNot):
+            return None
+        asks = op in (cst.Equal, cst.Is)
+        if value in ("True", "False"):
+            return subject, asks == (value == "True")
+        return f"{subject} == {value}", asks
     return None
