@@ -193,3 +193,44 @@ def test_a_base_class_reexported_from_an_import_cycle_resolves_in_process_and_in
         prepare(there, files, pool=pool)
     for view in (here, there):
         assert view.runtimes[example].data["classes"]["Net"].get("base_refs") == ["pkg/net.py:NeuralNet"]
+
+
+def test_a_layer_only_a_subclass_reads_counts_for_the_subclass_in_another_file(tmp_path):
+    """`Base.forward` never reads its `self.dropout`, so a `Base` evaluated in training mode
+    gives eval-mode numbers; `Child(Base)` in another file reads it in its own forward, so a
+    `Child` evaluated in training mode does not. The summary carries both facts."""
+    models = ("import torch.nn as nn\n\n\nclass Base(nn.Module):\n    def __init__(self):\n"
+              "        super().__init__()\n        self.fc = nn.Linear(4, 2)\n        self.dropout = nn.Dropout(0.5)\n\n"
+              "    def forward(self, x):\n        return self.fc(x)\n")
+    child = ("from models import Base\n\n\nclass Child(Base):\n    def forward(self, x):\n"
+             "        return self.fc(self.dropout(x))\n")
+    train = textwrap.dedent("""\
+        import torch
+        from models import Base
+        from child import Child
+
+
+        def fit(model):
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            model(torch.randn(2, 4)).sum().backward()
+            opt.step()
+
+
+        def evaluate_base(model):
+            with torch.no_grad():
+                return model(torch.randn(2, 4))
+
+
+        def evaluate_child(model):
+            with torch.no_grad():
+                return model(torch.randn(2, 4))
+
+
+        base, kid = Base(), Child()
+        fit(base)
+        fit(kid)
+        print(evaluate_base(base), evaluate_child(kid))
+    """)
+    tree(tmp_path, {"models.py": models, "child.py": child, "train.py": train})
+    findings = lint_paths([str(tmp_path / n) for n in ("models.py", "child.py", "train.py")], jobs=1)
+    assert [(Path(f.path).name, f.line, f.code) for f in findings] == [("train.py", 19, "GL101")]

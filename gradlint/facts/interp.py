@@ -94,8 +94,10 @@ class FileInterpreter:
             parts.append(k[5:] if k != "self" else "")
         return tuple(parts)
 
-    def class_mode_dep(self, cls: ClassInfo, seen=None) -> Optional[bool]:
-        """True: holds dropout/batch norm; False: known not to; None: cannot tell."""
+    def class_mode_dep(self, cls: ClassInfo, seen=None, used_only: bool = True) -> Optional[bool]:
+        """True: holds dropout/batch norm; False: known not to; None: cannot tell. With
+        ``used_only``, a layer the class's code never reads does not count (an instance's
+        mode); without, every layer counts (what a subclass inherits)."""
         seen = seen or set()
         if id(cls) in seen:
             return None
@@ -106,9 +108,10 @@ class FileInterpreter:
         result: Optional[bool] = False
         for c in cls.local_bases:
             if getattr(c, "is_summary", False):
-                if c.mode_dep:
+                inherited = c.base_mode_dep
+                if inherited:
                     return True
-                if c.mode_dep is None:
+                if inherited is None:
                     result = None
         for c in cls.all_classes():
             if getattr(c, "is_summary", False):
@@ -125,8 +128,11 @@ class FileInterpreter:
                         return True  # class MyBatchNorm(nn.BatchNorm2d)
                     continue  # class MyConv(nn.Conv2d): the layer it extends has no mode
                 result = None  # an unknown base class may add layers
-            for value in c.attrs.values():
+            reads = cls.self_reads if used_only else None
+            for name, value in c.attrs.items():
                 if isinstance(value, Value) and value.kind == "module":
+                    if reads is not None and name not in reads:
+                        continue  # assigned, never used: `self.dropout = nn.Dropout()` that forward skips
                     if value.mode_dep is True:
                         return True
                     if value.mode_dep is None:
@@ -411,6 +417,9 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
             self.fn.locals.add(node.name.value)
             return st
         if type(node) is cst.ClassDef:
+            redefined = self.o.scopes.redefined.get(id(node))
+            if redefined is not None:  # a class defined twice: from here on the name is this one
+                st.env[node.name.value] = Value("class", cls=redefined)
             return st
         if type(node) is cst.Match:
             self.ev(node.subject, st)

@@ -7,7 +7,7 @@ interpreter fills in the rest (summaries, class attributes, call sites).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Union
+from typing import Dict, FrozenSet, List, Optional, Union
 
 import libcst as cst
 
@@ -47,6 +47,7 @@ class ClassInfo:
     unfreezes_self: bool = False
     interpreted: bool = False
     ref: Optional[str] = None         # "path:Name", how other files' summaries name it
+    _reads: object = False            # self_reads, once computed
 
     @property
     def is_module(self) -> Optional[bool]:
@@ -111,6 +112,33 @@ class ClassInfo:
         yield self
         for base in self.local_bases:
             yield from base.all_classes()
+
+    @property
+    def self_reads(self) -> Optional[FrozenSet[str]]:
+        """The ``self.<attr>`` names the class's own code reads (an assignment's target is not a
+        read), its local bases' code included; None when its parts may be reached another way
+        (``self.children()``, ``getattr(self, ...)``, ``self`` handed to a function), by a base
+        other than ``nn.Module`` whose methods may read what this class assigns, or by the
+        ``forward`` of a subclass (a class without one is a base)."""
+        if self._reads is False:
+            reads: Optional[set] = set()
+            classes = list(self.all_classes())
+            if not any("forward" in c.methods for c in classes):
+                classes = []  # no forward yet: a base whose subclasses (elsewhere too) read its parts
+                reads = None
+            for c in classes:
+                if getattr(c, "is_summary", False):
+                    reads = None  # another file's base class: its methods may read any part
+                    break
+                local = {b.name for b in c.local_bases}
+                found = _reads_of_self(c.node)
+                if found is None or any(n not in local and q not in _PLAIN_BASES
+                                        for q, n in zip(c.base_quals, c.base_names)):
+                    reads = None
+                    break
+                reads |= found
+            self._reads = frozenset(reads) if reads is not None else None
+        return self._reads
 
 
 @dataclass(eq=False)
@@ -228,6 +256,7 @@ class Scopes:
         self.module_fn = FunctionInfo("<module>", module, None, None)
         self.functions: List[FunctionInfo] = []
         self.classes: List[ClassInfo] = []
+        self.redefined: Dict[int, ClassInfo] = {}  # id(ClassDef) -> its class, for names defined twice
         self._scan(list(module.body), self.module_fn, None)
         if context is not None and self.imports.stars:
             self.imports.star_resolver = context.star_name
@@ -270,6 +299,10 @@ class Scopes:
             elif isinstance(stmt, cst.ClassDef):
                 info = ClassInfo(stmt.name.value, stmt, [], [])
                 self.classes.append(info)
+                earlier = owner.local_defs.get(info.name)
+                if isinstance(earlier, ClassInfo):  # a notebook's cell redefines the class
+                    self.redefined[id(earlier.node)] = earlier
+                    self.redefined[id(stmt)] = info
                 owner.local_defs[info.name] = info
                 self._scan(_block_statements(stmt.body), owner, info)
             else:
@@ -283,3 +316,33 @@ class Scopes:
                 return found
             fn = fn.parent
         return None
+
+
+# Bases whose methods read no attribute a subclass assigns.
+_PLAIN_BASES = frozenset({"torch.nn.Module", "object"})
+# Ways to reach every part of a module without naming it.
+_DYNAMIC_SELF = frozenset({"children", "named_children", "modules", "named_modules", "_modules", "__dict__",
+                           "apply", "state_dict"})
+
+
+def _reads_of_self(node: cst.ClassDef) -> Optional[set]:
+    """``self.X`` names read in a class body; None when its parts are reached dynamically."""
+    targets = set()
+    reads = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        t = type(n)
+        if t is cst.Assign:
+            targets.update(id(a.target) for a in n.targets)
+        elif t is cst.AnnAssign:
+            targets.add(id(n.target))
+        elif t is cst.Attribute and type(n.value) is cst.Name and n.value.value == "self" and id(n) not in targets:
+            if n.attr.value in _DYNAMIC_SELF:
+                return None
+            reads.add(n.attr.value)
+        elif t is cst.Call and any(type(a.value) is cst.Name and a.value.value == "self" for a in n.args) \
+                and not (type(n.func) is cst.Name and n.func.value == "super"):
+            return None  # getattr(self, name), vars(self), helper(self)
+        stack.extend(n.children)
+    return reads

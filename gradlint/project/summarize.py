@@ -103,6 +103,9 @@ def class_data(facts, cls) -> dict:
     mode_dep = interp.class_mode_dep(cls)
     if mode_dep is not None:
         data["mode_dep"] = mode_dep
+    inherited = interp.class_mode_dep(cls, used_only=False)
+    if inherited != mode_dep:
+        data["base_mode_dep"] = inherited  # a subclass may use the layers this class leaves unread
     has_params = interp.class_has_params(cls)
     if has_params is not None:
         data["has_params"] = has_params

@@ -183,6 +183,7 @@ class ClassSummary:
         self.framework = data.get("framework")
         self.is_hf_model = data.get("is_hf_model", False)
         self.mode_dep = data.get("mode_dep")
+        self.base_mode_dep = data.get("base_mode_dep", self.mode_dep)
         self.has_params = data.get("has_params")
         self.frozen_parts = tuple(data.get("frozen_parts", ()))
         self.uses_training_flag = data.get("uses_training_flag", False)
