@@ -304,6 +304,29 @@ def test_torchvision_weights_enums_build_no_model():
     assert [f.code for f in lint_text(textwrap.dedent(source), "m.py")] == ["GL201"]  # the model only
 
 
+def test_a_model_handed_to_an_ignite_evaluator_has_the_mode_the_engines_leave():
+    """ignite's supervised evaluator calls ``model.eval()`` each time it runs (here from the
+    trainer's COMPLETED handler): after it, the mode is unknown, not the fresh model's."""
+    source = """
+        import torch
+        import torch.nn as nn
+        from ignite.engine import create_supervised_trainer, create_supervised_evaluator
+        model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), nn.Linear(4, 2))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        trainer = create_supervised_trainer(model, optimizer, nn.CrossEntropyLoss())
+        EVALUATOR
+        trainer.run(loader, max_epochs=2)
+        model.load_state_dict(torch.load("x.pt"))
+        images, labels = next(iter(val_loader))
+        with torch.no_grad():
+            print(model(images))
+    """
+    with_evaluator = source.replace("EVALUATOR", "evaluator = create_supervised_evaluator(model)")
+    without = source.replace("EVALUATOR", "")
+    assert [f.code for f in lint_text(textwrap.dedent(with_evaluator), "m.py")] == []
+    assert [f.code for f in lint_text(textwrap.dedent(without), "m.py")] == ["GL101"]
+
+
 def test_layers_that_depend_on_mode():
     facts = facts_of("""
         import torch.nn as nn

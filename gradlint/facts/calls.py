@@ -519,6 +519,12 @@ class CallsMixin:
                     self.fn.modulelike.add(first[1].key)
                 return first[1].with_(kind="module") if not first[1].key else first[1]
             return Value("module")
+        if qual in torchapi.MODE_OWNING_ENGINES:
+            # ignite's evaluator calls model.eval() each time it runs (often from a trainer's
+            # event handler): whether it ran last, and so the model's mode, is the engines' business
+            for _, value in args:
+                if value.key and (value.kind == "module" or self.is_model(value)):
+                    self.set_mode(st, value.key, UNKNOWN_ATOMS)
         factory_mode = torchapi.model_factory_mode(qual)
         if factory_mode is not None:
             mode = frozenset({(EVAL, node)}) if factory_mode == "eval" else TRAIN_ATOMS

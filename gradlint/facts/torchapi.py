@@ -164,6 +164,10 @@ def module_base(qual: Optional[str]) -> Optional[bool]:
 LIGHTNING_PREFIXES = ("pytorch_lightning", "lightning")
 HF_TRAINER_WORDS = ("Trainer",)
 
+# Engines that put the model they are given in eval mode each time they run (ignite's
+# supervised evaluator; its trainer's train() leaves training mode, which is known anyway).
+MODE_OWNING_ENGINES = frozenset({"ignite.engine.create_supervised_evaluator"})
+
 # Factories that return a model in training mode.
 _TRAIN_MODE_FACTORY_PREFIXES = ("torchvision.models.", "timm.create_model", "timm.models.",
                                 "torch.hub.load", "segmentation_models_pytorch.")

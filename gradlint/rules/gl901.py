@@ -8,7 +8,7 @@ measures.
 from __future__ import annotations
 
 import ast
-from typing import Optional, Union
+from typing import Union
 
 import libcst as cst
 
@@ -38,12 +38,8 @@ def check(facts):
         if why is None:
             continue
         shown = code_of(func.value)
-        detail = ""
-        if " (" in why and why.endswith(")"):
-            why, detail = why.split(" (", 1)
-            detail = f"; users hook modules for {detail[:-1]}"
         yield Report(event.node, f"`{shown}.forward(...)` skips `{shown}.__call__`: {why}",
-                     lambda e=event: call_module(e), f"call `{shown}(...)`{detail}")
+                     lambda e=event: call_module(e), f"call `{shown}(...)`")
 
 
 def _own(event, receiver: cst.BaseExpression) -> bool:
@@ -62,8 +58,9 @@ def _method(fn):
 
 def _why_hooks_matter(facts, event, receiver) -> str:
     """Evidence that skipping ``__call__`` loses something: hooks put on the module in this file (or on
-    every module), a DataParallel / DDP wrapper's ``.module``, or a model's own code calling a part of
-    itself, where the model's users register their hooks. None without such evidence."""
+    every module), a DataParallel / DDP wrapper's ``.module``, or hooks put on a part of an instance
+    whose own code calls that part's ``forward``. None without such evidence: without hooks,
+    ``module(x)`` and ``module.forward(x)`` run the same code."""
     hooked = facts.events.hooked
     if None in hooked:
         return f"the forward hooks that {hooked[None]} puts on every module do not run for it"
@@ -72,18 +69,16 @@ def _why_hooks_matter(facts, event, receiver) -> str:
     if isinstance(receiver, cst.Attribute) and receiver.attr.value == "module":
         return "the DataParallel / DistributedDataParallel wrapper's forward (scatter, gradient sync) is skipped"
     method = _method(event.fn)
-    if method is not None and method.cls.is_module and _parameters(facts, model_value(facts, event)) is not False:
-        return ("the hooks users of this model register on it do not run (feature extraction, "
-                "profilers, pruning, quantization observers, FSDP)")
+    if method is not None and method.cls.is_module and event.key and event.key.startswith(method.params[0] + "."):
+        # self.encoder.forward(x) in Model's code: hooks this file puts on `model.encoder` of a Model
+        part = event.key.split(".", 1)[1]
+        env = facts.interpreter.module_env
+        for key in hooked:
+            if key and key.endswith("." + part):
+                owner = env.get(key[:-len(part) - 1])
+                if owner is not None and owner.cls is method.cls:
+                    return f"the hooks on `{key}` do not run"
     return None
-
-
-def _parameters(facts, value) -> Optional[bool]:
-    """Whether a module holds parameters: False for parameter-free layers and local classes whose
-    attributes hold none (a loss module); None when it cannot be told."""
-    if value.has_params is not None or value.cls is None:
-        return value.has_params
-    return facts.interpreter.class_has_params(value.cls)
 
 
 # -- fix -------------------------------------------------------------------------------------------
@@ -104,8 +99,10 @@ DOC = RuleDoc(
 Finds `module.forward(...)` called on an `nn.Module` from outside the module's own class
 hierarchy where skipping `module(...)` loses something: a module this file puts hooks on
 (or every module, with the global hook functions), a DataParallel / DDP wrapper's `.module`,
-and a model's own methods calling a part of it (`self.encoder.forward(x)`), where the
-model's users register their hooks.
+and a model's own methods calling a part of it (`self.encoder.forward(x)`) where this file
+hooks that part of an instance (`model.encoder.register_forward_hook(...)`). Without hooks,
+`module(x)` and `module.forward(x)` run the same code, so a direct call with no hook in
+sight is style, not a finding.
 """,
     why="""
 `module(x)` runs `nn.Module.__call__`, which runs the forward pre-hooks and hooks registered
