@@ -163,14 +163,15 @@ class FileInterpreter:
                 if q in torchapi.MODULE_BASES or any(b.name == n for b in c.local_bases):
                     continue
                 result = None  # a library layer or an unknown class as a base may hold parameters
-            for attr in c.attrs.values():
+            uses = cls.self_module_uses
+            for name, attr in c.attrs.items():
                 kind = attr.kind if isinstance(attr, Value) else "unknown"
                 if kind == "param" or (kind == "module" and attr.has_params is not False):
                     return True
                 if kind == "tensor" and attr.tensor is not None and "leaf_rg" in attr.tensor.atoms:
                     return True
-                if kind == "unknown":
-                    result = None
+                if kind == "unknown" and (uses is None or name in uses):
+                    result = None  # what it holds is not known, and the class may run it
         return result
 
 

@@ -140,6 +140,19 @@ class ClassInfo:
             self._reads = frozenset(reads) if reads is not None else None
         return self._reads
 
+    @property
+    def self_module_uses(self) -> Optional[FrozenSet[str]]:
+        """The ``self.<attr>`` names the class's code could use as a module: called
+        (``self.x(...)``, ``self.x.m(...)``, ``self.x[i](...)``), iterated, handed to a function,
+        returned or aliased. An attribute only indexed or computed with (a statistics dict, a
+        size) is none. None when ``self_reads`` cannot tell."""
+        if self.self_reads is None:
+            return None
+        uses = set()
+        for c in self.all_classes():
+            uses |= _module_uses_of_self(c.node)
+        return frozenset(uses)
+
 
 @dataclass(eq=False)
 class FunctionInfo:
@@ -346,3 +359,36 @@ def _reads_of_self(node: cst.ClassDef) -> Optional[set]:
             return None  # getattr(self, name), vars(self), helper(self)
         stack.extend(n.children)
     return reads
+
+
+def _self_attr(node) -> Optional[str]:
+    if type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self":
+        return node.attr.value
+    return None
+
+
+def _module_uses_of_self(node: cst.ClassDef) -> set:
+    """``self.X`` names used where a module could be: see ``ClassInfo.self_module_uses``."""
+    uses = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        t = type(n)
+        found = []
+        if t is cst.Call:
+            func = n.func
+            if type(func) is cst.Subscript:
+                func = func.value
+            found.append(_self_attr(func))
+            if type(func) is cst.Attribute:
+                found.append(_self_attr(func.value))
+            found.extend(_self_attr(a.value) for a in n.args)
+        elif t in (cst.For, cst.CompFor):
+            found.append(_self_attr(n.iter))
+        elif t in (cst.Return, cst.Yield, cst.Assign, cst.AnnAssign) and getattr(n, "value", None) is not None:
+            found.append(_self_attr(n.value))
+            if type(n.value) in (cst.Tuple, cst.List):
+                found.extend(_self_attr(e.value) for e in n.value.elements)
+        uses.update(f for f in found if f)
+        stack.extend(n.children)
+    return uses
