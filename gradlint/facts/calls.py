@@ -379,11 +379,11 @@ class CallsMixin:
             callee = self.member(recv, meth, st)
             if self.is_model(callee):
                 return self.forward(node, callee, args, st)
-            if recv.kind == "module" and recv.cls is None and callee.kind == "unknown" \
+            if recv.kind == "module" and recv.cls is None and callee.kind == "unknown" and node.args \
                     and meth not in torchapi.MODULE_API and meth not in torchapi.DICT_METHODS \
                     and recv.has_params is not False:
                 # model.fc(x), model.forward_features(x) on a module of a library class: a part
-                # (or a method) of the model runs
+                # (or a method) of the model runs on inputs (model.freeze_bn() is given none)
                 return self.forward(node, recv, args, st)
             if callee.kind == "module":
                 recorders.on_module_call(self, node, callee, args)
@@ -584,6 +584,13 @@ class CallsMixin:
             else:
                 flag = const_bool(kw[0].value)
                 mode_dep = None if flag is None else flag
+            if mode_dep is not False and name in ("RNN", "LSTM", "GRU"):
+                # RNN dropout acts between stacked layers: one layer (the default) drops nothing
+                layers = arg_of(args, 2, "num_layers")
+                if layers is None or (type(layers[0].value) is cst.Integer and layers[0].value.value == "1"):
+                    mode_dep = False
+                elif type(layers[0].value) is not cst.Integer:
+                    mode_dep = None  # as many layers as a setting says
         elif name in torchapi.CONTAINERS:
             mode_dep = False
             for _, v in args:
