@@ -112,8 +112,20 @@ class CallsMixin:
             # __init__: a model if the callers pass one; the rules decide from the call sites'
             # arguments (rules.common.model_value)
             self.record_forward(node, callee, args, st)
+        if self._steps_an_optimizer(args):
+            # `loss_scaler(loss, optimizer)` (timm's NativeScaler, apex): backward and step in one call
+            self.grad_use()
+            self.training_step(st, optimizer=True)
         self.hand_out(args, st)
         return UNKNOWN_VALUE
+
+    def _steps_an_optimizer(self, args) -> bool:
+        """An opaque callable given a loss with a graph and an optimizer."""
+        optimizer = any(v.kind == "optimizer" or (v.kind == "unknown" and self._optimizer_named(v.key))
+                        for _, v in args)
+        loss = any(v.kind == "tensor" and v.tensor is not None and v.tensor.atoms & {"nonleaf", "nonleaf_if_grad"}
+                   for _, v in args)
+        return optimizer and loss
 
     def constructed(self, recv: Value, st: State) -> Value:
         """``m = Model(envs); m.eval()``: what looked like a model run built one (a class passed
@@ -407,8 +419,8 @@ class CallsMixin:
         if recv.kind in ("tensor", "number", "optimizer"):
             return UNKNOWN_VALUE
         self.o.setter_loops[node] = tuple(self.loops)
-        if recv.key is not None and any(kind == EVAL for kind, _ in atoms):
-            self.prepared.setdefault(recv.key, f"`{recv.key}.eval()`")
+        if recv.key is not None and atoms and all(kind == EVAL for kind, _ in atoms):
+            self.prepared.setdefault(recv.key, f"`{recv.key}.eval()`")  # not `.train(flag)`: either
         if recv.key is not None:
             self.fn.modulelike.add(recv.key)
             self.set_mode(st, recv.key, atoms)
