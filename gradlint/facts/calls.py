@@ -257,7 +257,7 @@ class CallsMixin:
         self.record("forward_calls", node, ForwardCall(
             node, self.fn, key, callee, st.grad, modes, tuple(self.loops), regions,
             generate=generate, certain=callee.kind == "module" or (key in self.fn.modulelike if key else False),
-            prepared=prepared))
+            prepared=prepared, frozen=(key in st.frozen if key else False) or "" in (callee.frozen or ())))
 
     def method_call(self, node: cst.Call, recv: Value, meth: str, st: State) -> Value:
         key = recv.key

@@ -35,6 +35,8 @@ def check(facts):
         grad = facts.resolve_grad(event.fn, event.grad)
         if model_value(facts, event).has_params is False:
             continue  # no parameters: it records no graph of its own
+        if event.frozen:
+            continue  # `model.requires_grad_(False)`: its parameters record no graph either
         if "flag" in grad:
             continue  # `torch.set_grad_enabled(flag)`: the program chooses the mode here
         if not grad & {"on", "unknown"}:
