@@ -257,7 +257,7 @@ class CallsMixin:
         self.record("forward_calls", node, ForwardCall(
             node, self.fn, key, callee, st.grad, modes, tuple(self.loops), regions,
             generate=generate, certain=callee.kind == "module" or (key in self.fn.modulelike if key else False),
-            prepared=prepared, frozen=(key in st.frozen if key else False) or "" in (callee.frozen or ())))
+            prepared=prepared, frozen=(key in self.frozen_whole if key else False) or "" in (callee.frozen or ())))
 
     def method_call(self, node: cst.Call, recv: Value, meth: str, st: State) -> Value:
         key = recv.key
@@ -311,6 +311,8 @@ class CallsMixin:
                 owner = recv.key
             if flag is not None:
                 self.freeze(node, owner, not flag, st)
+                if owner is not None and owner == key:
+                    (self.frozen_whole.add if flag is False else self.frozen_whole.discard)(owner)
             if flag is not False:
                 self.grad_use()
             if flag is False and owner is None and recv.kind == "module":
@@ -391,11 +393,11 @@ class CallsMixin:
             callee = self.member(recv, meth, st)
             if self.is_model(callee):
                 return self.forward(node, callee, args, st)
-            if recv.kind == "module" and recv.cls is None and callee.kind == "unknown" and node.args \
+            if recv.kind == "module" and recv.cls is None and callee.kind == "unknown" \
                     and meth not in torchapi.MODULE_API and meth not in torchapi.DICT_METHODS \
                     and recv.has_params is not False:
                 # model.fc(x), model.forward_features(x) on a module of a library class: a part
-                # (or a method) of the model runs on inputs (model.freeze_bn() is given none)
+                # (or a method) of the model runs
                 return self.forward(node, recv, args, st)
             if callee.kind == "module":
                 recorders.on_module_call(self, node, callee, args)

@@ -58,7 +58,7 @@ class ForwardCall:
     certain: bool = True          # known to be a module (not only named like one)
     prepared: str = ""            # "`model.eval()`": readied for inference earlier in the function
     probe: bool = False           # run only for its output's shape (`model(dummy).shape`)
-    frozen: bool = False          # every parameter frozen on some path here (`model.requires_grad_(False)`)
+    frozen: bool = False          # `model.requires_grad_(False)` earlier here: every parameter frozen
 
 
 @dataclass(eq=False)

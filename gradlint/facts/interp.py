@@ -189,6 +189,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
         self.exits: List[State] = []
         self.returns: Optional[Value] = None
         self.prepared: Dict[str, str] = {}   # model key -> how it was readied for inference here
+        self.frozen_whole: set = set()       # models given `.requires_grad_(False)` here
         self.guards: List[bool] = []         # enclosing `try`s: does one catch a RuntimeError?
         self.steps = 0                       # training steps seen so far (calls included)
         self.built: List[cst.Call] = []      # optimizers built so far in this run (GL301: frozen after)
