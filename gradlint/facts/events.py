@@ -212,6 +212,7 @@ class Events:
     inference_made: dict = field(default_factory=dict)     # node evaluated under inference_mode -> its context
     softmax_made: set = field(default_factory=set)         # calls whose result is a softmax
     hooked: dict = field(default_factory=dict)             # module key (None: every module) -> how hooks came
+    hooking_classes: set = field(default_factory=set)      # id() of classes whose methods register hooks
     trained_freezes: set = field(default_factory=set)      # (id(fn), key) frozen once a training step may have run
     volatile: bool = False                                 # `Variable(..., volatile=True)`: code for torch < 0.4
 

@@ -79,6 +79,7 @@ def on_method(run, node: cst.Call, recv, meth: str, st) -> None:
         run.record("forward_methods", node, ForwardMethod(node, run.fn, recv.key, recv))
     elif meth in _HOOK_METHODS and recv.key:
         run.events.hooked.setdefault(recv.key, f"`{meth}`")
+        _hooks_in_class(run)
     elif meth == "step":
         key, value = _stepped(run, node, recv, st)
         if key is not None or value is not None:
@@ -87,6 +88,15 @@ def on_method(run, node: cst.Call, recv, meth: str, st) -> None:
         run.events.backward_loops[node] = tuple(run.loops)
     elif meth == "softmax":
         run.events.softmax_made.add(node)
+
+
+def _hooks_in_class(run) -> None:
+    """A class whose own methods (or functions nested in them) register hooks on modules."""
+    fn = run.fn
+    while fn is not None and getattr(fn, "cls", None) is None:
+        fn = fn.parent
+    if fn is not None:
+        run.events.hooking_classes.add(id(fn.cls))
 
 
 def on_api(run, node: cst.Call, qual: str, args) -> None:
@@ -103,6 +113,7 @@ def on_api(run, node: cst.Call, qual: str, args) -> None:
         first = arg_of(args, 0, "module")
         if first is not None and first[1].key:
             run.events.hooked.setdefault(first[1].key, f"`{qual.rsplit('.', 1)[-1]}`")
+            _hooks_in_class(run)
     elif qual in _GLOBAL_HOOKS:
         run.events.hooked.setdefault(None, f"`{qual.rsplit('.', 1)[-1]}`")
 

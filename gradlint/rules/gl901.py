@@ -71,6 +71,8 @@ def _why_hooks_matter(facts, event, receiver) -> str:
     method = _method(event.fn)
     if method is not None and method.cls.is_module and event.key and event.key.startswith(method.params[0] + "."):
         # self.encoder.forward(x) in Model's code: hooks this file puts on `model.encoder` of a Model
+        if id(method.cls) in facts.events.hooking_classes:
+            return "the hooks this class's own methods register on its parts do not run"
         part = event.key.split(".", 1)[1]
         env = facts.interpreter.module_env
         for key in hooked:
