@@ -23,7 +23,7 @@ from .expressions import ExpressionsMixin
 from .names import key_of, root_of
 from .scopes import ClassInfo, FunctionInfo, _block_statements
 from .state import State, entry_ok, lookup_mode
-from .syntax import condition, const_bool, identifiers
+from .syntax import condition, const_bool, identifiers, walk
 from .values import (ENTRY, TRAIN_ATOMS, UNKNOWN_ATOMS, UNKNOWN_TENSOR, UNKNOWN_VALUE, TensorFact,
                      Value, join_values)
 
@@ -113,6 +113,7 @@ class FileInterpreter:
                     return True
                 if inherited is None:
                     result = None
+        reads = cls.self_reads if used_only else None
         for c in cls.all_classes():
             if getattr(c, "is_summary", False):
                 continue
@@ -128,7 +129,6 @@ class FileInterpreter:
                         return True  # class MyBatchNorm(nn.BatchNorm2d)
                     continue  # class MyConv(nn.Conv2d): the layer it extends has no mode
                 result = None  # an unknown base class may add layers
-            reads = cls.self_reads if used_only else None
             for name, value in c.attrs.items():
                 if isinstance(value, Value) and value.kind == "module":
                     if reads is not None and name not in reads:
@@ -151,6 +151,7 @@ class FileInterpreter:
             return getattr(cls, "has_params", None)
         self.ensure_class(cls)
         result: Optional[bool] = False
+        uses = cls.self_module_uses
         for c in cls.all_classes():
             if getattr(c, "is_summary", False):
                 found = self.class_has_params(c, seen)
@@ -163,7 +164,6 @@ class FileInterpreter:
                 if q in torchapi.MODULE_BASES or any(b.name == n for b in c.local_bases):
                     continue
                 result = None  # a library layer or an unknown class as a base may hold parameters
-            uses = cls.self_module_uses
             for name, attr in c.attrs.items():
                 kind = attr.kind if isinstance(attr, Value) else "unknown"
                 if kind == "param" or (kind == "module" and attr.has_params is not False):
@@ -912,24 +912,16 @@ def _complementary(first: cst.CSTNode, second: cst.CSTNode) -> bool:
 def _assigned(body: cst.CSTNode) -> set:
     """The names and attribute chains a block assigns (a conservative over-approximation)."""
     out = set()
-    for node in _walk(body):
+    for node in walk(body):
         targets = []
         if type(node) is cst.Assign:
             targets = [t.target for t in node.targets]
         elif type(node) in (cst.AugAssign, cst.AnnAssign):
             targets = [node.target]
         for target in targets:
-            for n in _walk(target):
+            for n in walk(target):
                 if type(n) is cst.Name:
                     out.add(n.value)
                 elif type(n) is cst.Attribute:
                     out.add(key_of(n) or "")
     return out
-
-
-def _walk(node: cst.CSTNode):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(n.children)

@@ -92,11 +92,9 @@ def on_method(run, node: cst.Call, recv, meth: str, st) -> None:
 
 def _hooks_in_class(run) -> None:
     """A class whose own methods (or functions nested in them) register hooks on modules."""
-    fn = run.fn
-    while fn is not None and getattr(fn, "cls", None) is None:
-        fn = fn.parent
-    if fn is not None:
-        run.events.hooking_classes.add(id(fn.cls))
+    method = run.fn.method
+    if method is not None:
+        run.events.hooking_classes.add(id(method.cls))
 
 
 def on_api(run, node: cst.Call, qual: str, args) -> None:

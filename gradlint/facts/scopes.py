@@ -7,12 +7,13 @@ interpreter fills in the rest (summaries, class attributes, call sites).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, List, Optional, Union
+from typing import Dict, FrozenSet, List, Optional, Tuple, Union
 
 import libcst as cst
 
 from . import torchapi
 from .names import ImportTable
+from .syntax import walk
 
 
 @dataclass(eq=False)
@@ -47,7 +48,9 @@ class ClassInfo:
     unfreezes_self: bool = False
     interpreted: bool = False
     ref: Optional[str] = None         # "path:Name", how other files' summaries name it
-    _reads: object = False            # self_reads, once computed
+    _reads: object = False            # self_reads and self_module_uses, once computed
+    _uses: object = False
+    _usage: Optional[tuple] = None    # _self_usage of this class's own body
 
     @property
     def is_module(self) -> Optional[bool]:
@@ -121,23 +124,7 @@ class ClassInfo:
         other than ``nn.Module`` whose methods may read what this class assigns, or by the
         ``forward`` of a subclass (a class without one is a base)."""
         if self._reads is False:
-            reads: Optional[set] = set()
-            classes = list(self.all_classes())
-            if not any("forward" in c.methods for c in classes):
-                classes = []  # no forward yet: a base whose subclasses (elsewhere too) read its parts
-                reads = None
-            for c in classes:
-                if getattr(c, "is_summary", False):
-                    reads = None  # another file's base class: its methods may read any part
-                    break
-                local = {b.name for b in c.local_bases}
-                found = _reads_of_self(c.node)
-                if found is None or any(n not in local and q not in _PLAIN_BASES
-                                        for q, n in zip(c.base_quals, c.base_names)):
-                    reads = None
-                    break
-                reads |= found
-            self._reads = frozenset(reads) if reads is not None else None
+            self._reads = self._combined(0)
         return self._reads
 
     @property
@@ -146,12 +133,29 @@ class ClassInfo:
         (``self.x(...)``, ``self.x.m(...)``, ``self.x[i](...)``), iterated, handed to a function,
         returned or aliased. An attribute only indexed or computed with (a statistics dict, a
         size) is none. None when ``self_reads`` cannot tell."""
-        if self.self_reads is None:
-            return None
-        uses = set()
-        for c in self.all_classes():
-            uses |= _module_uses_of_self(c.node)
-        return frozenset(uses)
+        if self._uses is False:
+            self._uses = self._combined(1) if self.self_reads is not None else None
+        return self._uses
+
+    def _combined(self, which: int) -> Optional[FrozenSet[str]]:
+        """The union over the class and its local bases of ``_self_usage``'s reads (0) or uses (1)."""
+        classes = list(self.all_classes())
+        if not any("forward" in c.methods for c in classes):
+            return None  # no forward yet: a base whose subclasses (elsewhere too) read its parts
+        out: set = set()
+        for c in classes:
+            if getattr(c, "is_summary", False):
+                return None  # another file's base class: its methods may read any part
+            local = {b.name for b in c.local_bases}
+            if any(n not in local and q not in _PLAIN_BASES for q, n in zip(c.base_quals, c.base_names)):
+                return None
+            if c._usage is None:
+                c._usage = _self_usage(c.node)
+            found = c._usage[which]
+            if found is None:
+                return None
+            out |= found
+        return frozenset(out)
 
 
 @dataclass(eq=False)
@@ -180,6 +184,15 @@ class FunctionInfo:
     returns: Optional[object] = None
     grad_decorator: Optional[str] = None  # "on" / "off" from @torch.no_grad & co.
     external_callers: bool = False   # called (or referenced) from another file of the project
+
+    @property
+    def method(self) -> Optional["FunctionInfo"]:
+        """The method this function is, or is nested in (it sees that method's ``self``); None
+        outside classes."""
+        fn = self
+        while fn is not None and not fn.is_module_level and fn.cls is None:
+            fn = fn.parent
+        return fn if fn is not None and not fn.is_module_level and fn.cls is not None else None
 
     @property
     def is_module_level(self) -> bool:
@@ -338,57 +351,45 @@ _DYNAMIC_SELF = frozenset({"children", "named_children", "modules", "named_modul
                            "apply", "state_dict"})
 
 
-def _reads_of_self(node: cst.ClassDef) -> Optional[set]:
-    """``self.X`` names read in a class body; None when its parts are reached dynamically."""
-    targets = set()
-    reads = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        t = type(n)
-        if t is cst.Assign:
-            targets.update(id(a.target) for a in n.targets)
-        elif t is cst.AnnAssign:
-            targets.add(id(n.target))
-        elif t is cst.Attribute and type(n.value) is cst.Name and n.value.value == "self" and id(n) not in targets:
-            if n.attr.value in _DYNAMIC_SELF:
-                return None
-            reads.add(n.attr.value)
-        elif t is cst.Call and any(type(a.value) is cst.Name and a.value.value == "self" for a in n.args) \
-                and not (type(n.func) is cst.Name and n.func.value == "super"):
-            return None  # getattr(self, name), vars(self), helper(self)
-        stack.extend(n.children)
-    return reads
-
-
 def _self_attr(node) -> Optional[str]:
     if type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self":
         return node.attr.value
     return None
 
 
-def _module_uses_of_self(node: cst.ClassDef) -> set:
-    """``self.X`` names used where a module could be: see ``ClassInfo.self_module_uses``."""
-    uses = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
+def _self_usage(node: cst.ClassDef) -> Tuple[Optional[set], set]:
+    """One walk over a class body: the ``self.X`` names it reads (None when its parts are
+    reached dynamically), and those it uses where a module could be (see
+    ``ClassInfo.self_module_uses``). A node comes before its children, so an assignment's
+    targets are known before they are reached."""
+    targets, reads, uses = set(), set(), set()
+    for n in walk(node):
         t = type(n)
         found = []
-        if t is cst.Call:
-            func = n.func
-            if type(func) is cst.Subscript:
-                func = func.value
+        if t is cst.Assign:
+            targets.update(id(a.target) for a in n.targets)
+        elif t is cst.AnnAssign:
+            targets.add(id(n.target))
+        elif t is cst.Attribute and id(n) not in targets:
+            name = _self_attr(n)
+            if name in _DYNAMIC_SELF:
+                reads = None
+            elif name is not None and reads is not None:
+                reads.add(name)
+        elif t is cst.Call:
+            if any(type(a.value) is cst.Name and a.value.value == "self" for a in n.args) \
+                    and not (type(n.func) is cst.Name and n.func.value == "super"):
+                reads = None  # getattr(self, name), vars(self), helper(self)
+            func = n.func.value if type(n.func) is cst.Subscript else n.func
             found.append(_self_attr(func))
             if type(func) is cst.Attribute:
                 found.append(_self_attr(func.value))
             found.extend(_self_attr(a.value) for a in n.args)
-        elif t in (cst.For, cst.CompFor):
+        elif t is cst.For or t is cst.CompFor:
             found.append(_self_attr(n.iter))
-        elif t in (cst.Return, cst.Yield, cst.Assign, cst.AnnAssign) and getattr(n, "value", None) is not None:
+        if t in (cst.Return, cst.Yield, cst.Assign, cst.AnnAssign) and getattr(n, "value", None) is not None:
             found.append(_self_attr(n.value))
             if type(n.value) in (cst.Tuple, cst.List):
                 found.extend(_self_attr(e.value) for e in n.value.elements)
         uses.update(f for f in found if f)
-        stack.extend(n.children)
-    return uses
+    return reads, uses

@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+import dataclasses
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import libcst as cst
+
+from .names import key_of
+
+
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """A node's children, read from its fields (libcst's ``children`` runs a visitor per call)."""
+    names = _FIELDS.get(type(node))
+    if names is None:
+        names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node))
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    yield item
+
+
+def walk(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Every node under ``root`` (itself included), in no particular order."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(child_nodes(node))
 
 
 def const_bool(node: Optional[cst.CSTNode]) -> Optional[bool]:
@@ -55,16 +85,6 @@ def arg_of(args, index: int, name: Optional[str] = None):
     return None
 
 
-def _subject(node: cst.CSTNode) -> Optional[str]:
-    """``x`` / ``args.train`` as text: a name or attribute chain, else None."""
-    if type(node) is cst.Name:
-        return node.value
-    if type(node) is cst.Attribute:
-        base = _subject(node.value)
-        return f"{base}.{node.attr.value}" if base is not None else None
-    return None
-
-
 def _literal(node: cst.CSTNode) -> Optional[str]:
     if type(node) is cst.Name and node.value in ("True", "False", "None"):
         return node.value
@@ -81,12 +101,12 @@ def condition(test: cst.BaseExpression) -> Optional[Tuple[str, bool]]:
     if type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
         inner = condition(test.expression)
         return (inner[0], not inner[1]) if inner is not None else None
-    subject = _subject(test)
-    if subject is not None:
-        return subject, True
+    if type(test) in (cst.Name, cst.Attribute) and key_of(test) is not None:
+        return key_of(test), True
     if type(test) is cst.Comparison and len(test.comparisons) == 1:
         op = type(test.comparisons[0].operator)
-        subject, value = _subject(test.left), _literal(test.comparisons[0].comparator)
+        subject = key_of(test.left) if type(test.left) in (cst.Name, cst.Attribute) else None
+        value = _literal(test.comparisons[0].comparator)
         if subject is None or value is None or op not in (cst.Equal, cst.NotEqual, cst.Is, cst.IsNot):
             return None
         asks = op in (cst.Equal, cst.Is)

@@ -9,7 +9,6 @@ costs one walk, not N.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from contextlib import contextmanager
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
@@ -18,6 +17,7 @@ import libcst as cst
 
 from ..facts.names import ImportTable, canonical
 from ..facts.scopes import child_blocks
+from ..facts.syntax import child_nodes, walk
 
 Block = (cst.IndentedBlock, cst.Module)
 
@@ -57,32 +57,6 @@ def _cached(kind: str, root: cst.CSTNode, compute: Callable[[cst.CSTNode], objec
         hit = (root, compute(root))
         _memo[key] = hit
     return hit[1]
-
-
-_FIELDS: Dict[type, Tuple[str, ...]] = {}
-
-
-def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """A node's children, read from its fields (libcst's ``children`` runs a visitor per call)."""
-    names = _FIELDS.get(type(node))
-    if names is None:
-        names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node))
-    for name in names:
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                if isinstance(item, cst.CSTNode):
-                    yield item
-
-
-def walk(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(child_nodes(node))
 
 
 def _parents_of(root: cst.CSTNode) -> Dict[int, cst.CSTNode]:

@@ -306,14 +306,11 @@ def effect_at(obs: Observations, at: Anchor) -> Outcome:
 @scan("GL104")
 def effect_anywhere(obs: Observations):
     found = []
-    by_site = {}
-    for r in obs.all("dropouts"):
-        if r.get("path") and "fn" in r:
-            by_site.setdefault((r["path"], r["line"]), []).append(r)
-    for at, records in sorted(by_site.items()):
+    sites = obs.sites("dropouts", lambda r: "fn" in r)
+    for at, records in sites:
         evidence = _evidence_eval(records) or _evidence_never(records)
         if evidence:
             found.append((at, evidence))
-    evaluated = sum(1 for rs in by_site.values() for r in rs if r.get("training") is False)
-    return found, (f"{plural(sum(len(rs) for rs in by_site.values()), 'functional dropout call')} measured "
+    evaluated = sum(1 for _, rs in sites for r in rs if r.get("training") is False)
+    return found, (f"{plural(sum(len(rs) for _, rs in sites), 'functional dropout call')} measured "
                    f"({evaluated} with the module in eval mode): none dropped in eval mode")

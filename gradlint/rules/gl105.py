@@ -229,9 +229,12 @@ in the trainer, or in a `train()` override) is a decision about the training cod
 
 
 # -- runtime effect --------------------------------------------------------------------------------
+def _updated(record) -> bool:
+    return record.get("mean_change", 0) > 0
+
+
 def _updates(obs: Observations, after: Optional[int] = None):
-    return [r for r in obs.all("bn_updates") if r.get("mean_change", 0) > 0
-            and (after is None or r.get("seq", 0) > after)]
+    return [r for r in obs.all("bn_updates") if _updated(r) and (after is None or r.get("seq", 0) > after)]
 
 
 def _evidence(records) -> str:
@@ -255,9 +258,5 @@ def effect_at(obs: Observations, at: Anchor) -> Outcome:
 
 @scan("GL105")
 def effect_anywhere(obs: Observations):
-    by_site = {}
-    for r in _updates(obs):
-        if r.get("path"):
-            by_site.setdefault((r["path"], r["line"]), []).append(r)
-    return ([(at, _evidence(rs)) for at, rs in sorted(by_site.items())],
+    return ([(at, _evidence(rs)) for at, rs in obs.sites("bn_updates", _updated)],
             "no batch-norm layer with frozen weights ran in training mode")

@@ -298,15 +298,12 @@ def effect_at(obs: Observations, at: Anchor) -> Outcome:
 
 @scan("GL502")
 def effect_anywhere(obs: Observations):
-    by_site = {}
-    for r in obs.all("backwards"):
-        if r.get("path") and "seq" in r:
-            by_site.setdefault((r["path"], r["line"]), []).append(r)
     found = []
-    for at, records in sorted(by_site.items()):
+    sites = obs.sites("backwards", lambda r: "seq" in r)
+    for at, records in sites:
         evidence = _cleared(obs, records) or _never_reset(obs, records)
         if evidence:
             found.append((at, evidence))
-    total = sum(len(rs) for rs in by_site.values())
+    total = sum(len(rs) for _, rs in sites)
     return found, (f"{plural(total, 'backward')} and {plural(len(obs.all('steps')), 'step')} measured: gradients "
                    f"were cleared between steps")

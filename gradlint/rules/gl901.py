@@ -45,15 +45,9 @@ def check(facts):
 def _own(event, receiver: cst.BaseExpression) -> bool:
     """``self.forward(x)`` in the class's own methods: the module's own hierarchy (``super().forward``
     never reaches here: it is no model call)."""
-    fn = _method(event.fn)
+    fn = event.fn.method
     return (isinstance(receiver, cst.Name) and fn is not None and bool(fn.params)
             and receiver.value == fn.params[0])
-
-
-def _method(fn):
-    while fn is not None and not fn.is_module_level and fn.cls is None:
-        fn = fn.parent  # a function nested in a method sees its `self`
-    return fn if fn is not None and not fn.is_module_level and fn.cls is not None else None
 
 
 def _why_hooks_matter(facts, event, receiver) -> str:
@@ -68,7 +62,7 @@ def _why_hooks_matter(facts, event, receiver) -> str:
         return f"the hooks this file puts on it ({hooked[event.key]}) do not run"
     if isinstance(receiver, cst.Attribute) and receiver.attr.value == "module":
         return "the DataParallel / DistributedDataParallel wrapper's forward (scatter, gradient sync) is skipped"
-    method = _method(event.fn)
+    method = event.fn.method
     if method is not None and method.cls.is_module and event.key and event.key.startswith(method.params[0] + "."):
         # self.encoder.forward(x) in Model's code: hooks this file puts on `model.encoder` of a Model
         if id(method.cls) in facts.events.hooking_classes:

@@ -262,9 +262,5 @@ def effect_at(obs: Observations, at: Anchor) -> Outcome:
 
 @scan("GL902")
 def effect_anywhere(obs: Observations):
-    by_site = {}
-    for r in obs.all("losses"):
-        if r.get("path") and "grad_norm" in r:
-            by_site.setdefault((r["path"], r["line"]), []).append(r)
-    found = [(at, _evidence(rs)) for at, rs in sorted(by_site.items()) if _smaller(rs)]
+    found = [(at, _evidence(rs)) for at, rs in obs.sites("losses", lambda r: "grad_norm" in r) if _smaller(rs)]
     return found, "no classification loss received softmax output"

@@ -47,6 +47,16 @@ class Observations:
     def all(self, name: str) -> list:
         return [item for items in self._by_line[name].values() for item in items]
 
+    def sites(self, name: str, keep=None) -> List[Tuple[Anchor, list]]:
+        """Each statement's ``name`` records (those ``keep`` accepts), in file and line order:
+        what a rule's scan over a whole run reads site by site."""
+        out = []
+        for anchor, items in self._by_line[name].items():
+            kept = [r for r in items if keep is None or keep(r)]
+            if anchor[0] and kept:
+                out.append((anchor, kept))
+        return sorted(out, key=lambda pair: pair[0])
+
     def reached(self, anchor: Anchor) -> bool:
         return (self.hits.get(anchor, 0) > 0 or bool(self.at("forwards", anchor))
                 or bool(self.at("exceptions", anchor)) or bool(self.at("warnings", anchor)))
