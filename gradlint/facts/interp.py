@@ -113,7 +113,6 @@ class FileInterpreter:
                     return True
                 if inherited is None:
                     result = None
-        reads = cls.self_reads if used_only else None
         for c in cls.all_classes():
             if getattr(c, "is_summary", False):
                 continue
@@ -130,7 +129,8 @@ class FileInterpreter:
                     continue  # class MyConv(nn.Conv2d): the layer it extends has no mode
                 result = None  # an unknown base class may add layers
             for name, value in c.attrs.items():
-                if isinstance(value, Value) and value.kind == "module":
+                if isinstance(value, Value) and value.kind == "module" and value.mode_dep is not False:
+                    reads = cls.self_reads if used_only else None  # (a walk of the class, once, when needed)
                     if reads is not None and name not in reads:
                         continue  # assigned, never used: `self.dropout = nn.Dropout()` that forward skips
                     if value.mode_dep is True:
@@ -151,7 +151,6 @@ class FileInterpreter:
             return getattr(cls, "has_params", None)
         self.ensure_class(cls)
         result: Optional[bool] = False
-        uses = cls.self_module_uses
         for c in cls.all_classes():
             if getattr(c, "is_summary", False):
                 found = self.class_has_params(c, seen)
@@ -170,7 +169,7 @@ class FileInterpreter:
                     return True
                 if kind == "tensor" and attr.tensor is not None and "leaf_rg" in attr.tensor.atoms:
                     return True
-                if kind == "unknown" and (uses is None or name in uses):
+                if kind == "unknown" and (cls.self_module_uses is None or name in cls.self_module_uses):
                     result = None  # what it holds is not known, and the class may run it
         return result
 

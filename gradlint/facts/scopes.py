@@ -13,7 +13,7 @@ import libcst as cst
 
 from . import torchapi
 from .names import ImportTable
-from .syntax import walk
+from .syntax import TRIVIA, walk
 
 
 @dataclass(eq=False)
@@ -363,7 +363,7 @@ def _self_usage(node: cst.ClassDef) -> Tuple[Optional[set], set]:
     ``ClassInfo.self_module_uses``). A node comes before its children, so an assignment's
     targets are known before they are reached."""
     targets, reads, uses = set(), set(), set()
-    for n in walk(node):
+    for n in walk(node, TRIVIA):
         t = type(n)
         found = []
         if t is cst.Assign:

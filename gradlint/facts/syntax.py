@@ -28,13 +28,21 @@ def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
                     yield item
 
 
-def walk(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Every node under ``root`` (itself included), in no particular order."""
+def walk(root: cst.CSTNode, skip: frozenset = frozenset()) -> Iterator[cst.CSTNode]:
+    """Every node under ``root`` (itself included), a node before its children; nodes of the
+    types in ``skip`` (and what is under them) left out."""
     stack = [root]
     while stack:
         node = stack.pop()
         yield node
-        stack.extend(child_nodes(node))
+        stack.extend(child for child in child_nodes(node) if type(child) not in skip)
+
+
+# Whitespace, comments and punctuation: more than half of a tree's nodes, never code.
+TRIVIA = frozenset({cst.SimpleWhitespace, cst.ParenthesizedWhitespace, cst.Newline, cst.TrailingWhitespace,
+                    cst.EmptyLine, cst.Comment, cst.Comma, cst.Dot, cst.AssignEqual, cst.Colon,
+                    cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket,
+                    cst.LeftCurlyBrace, cst.RightCurlyBrace})
 
 
 def const_bool(node: Optional[cst.CSTNode]) -> Optional[bool]:
