@@ -504,6 +504,7 @@ class CallsMixin:
 
     def training_step(self, st: State, optimizer: bool) -> None:
         self.steps += 1
+        self.fresh.clear()
         st.modes = {k: after_training(v) for k, v in st.modes.items()}
         st.trained = frozenset({True})
         for loop in self.loops:
@@ -728,6 +729,7 @@ class CallsMixin:
         return f"{base}.{rest}" if rest else base
 
     def apply_summary(self, node, callee: FunctionInfo, mapping, receiver, st: State) -> None:
+        trained_before = True in st.trained
         if callee.trains:
             self.training_step(st, optimizer=False)
         if callee.uses_grad:
@@ -742,7 +744,9 @@ class CallsMixin:
         for key, frozen in list(callee.freezes.items()):
             mine = self.map_key(key, callee, mapping, receiver)
             if mine is not None:
-                self.freeze(node, mine, True, st)
+                # a helper that freezes, then trains: its freeze came before its own training
+                untrained = not trained_before and (id(callee), key) not in self.events.trained_freezes
+                self.freeze(node, mine, True, st, untrained=untrained)
         for key in list(callee.unfreezes):
             mine = self.map_key(key, callee, mapping, receiver)
             if mine is not None:

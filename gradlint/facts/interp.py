@@ -192,6 +192,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
         self.guards: List[bool] = []         # enclosing `try`s: does one catch a RuntimeError?
         self.steps = 0                       # training steps seen so far (calls included)
         self.built: List[cst.Call] = []      # optimizers built so far in this run (GL301: frozen after)
+        self.fresh: set = set()              # names bound to a new model since the last training step
         self.inference = recorders.inference_decorator(fn)  # the inference_mode context in force, if any
         fn.locals = set()
 
@@ -701,6 +702,8 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
         aliases = aliases or value.kind in ("param", "params")  # key: the owning model
         aliases = aliases or ("." not in key and value.kind == "unknown" and value.key is not None
                               and entry_ok(self.fn, value.key) and "." not in value.key)
+        if value.kind == "module" and value.key is None:
+            self.fresh.add(key)  # a new object: whatever trained before, it has no gradient yet
         if value.kind == "module" and value.key is None and st.frozen:
             # a new model under an old name: what was frozen belonged to the old one
             st.frozen = frozenset(k for k in st.frozen if k != key and not k.startswith(key + "."))
@@ -862,7 +865,9 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
             return key.rsplit(".", 1)[0]
         return None
 
-    def freeze(self, node, key: Optional[str], frozen: bool, st: Optional[State]) -> None:
+    def freeze(self, node, key: Optional[str], frozen: bool, st: Optional[State], untrained: bool = False) -> None:
+        """``key`` frozen (or unfrozen). ``untrained``: frozen by a helper before the helper
+        trained, so it has no gradient to go stale."""
         if key is None:
             return
         cls = self.fn.cls if (key == "self" or key.startswith("self.")) else None
@@ -870,8 +875,9 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
             self.record("freezes", node, Freeze(node, self.fn, key, frozen, cls))
         if frozen:
             self.fn.freezes[key] = True
-            if st is not None and True in st.trained:  # its .grad may be stale (GL301)
-                self.events.trained_freezes.add((id(self.fn), key))
+            fresh = any(key == k or key.startswith(k + ".") for k in self.fresh)
+            if st is not None and True in st.trained and not untrained and not fresh:
+                self.events.trained_freezes.add((id(self.fn), key))  # its .grad may be stale (GL301)
             for built in self.built:  # optimizers this run built before: their parameters change state
                 self.events.optimizers[built].frozen_after.add(key)
             if cls is not None:
