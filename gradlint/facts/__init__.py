@@ -19,7 +19,9 @@ from .events import Events
 from .interp import FileInterpreter
 from .state import entry_ok, lookup_mode
 from .torchapi import EVAL_HOOKS, HF_TRAINER_HOOKS, TRAIN_HOOKS
-from .scopes import FunctionInfo, Scopes
+from .names import key_of
+from .scopes import FunctionInfo, Scopes, _block_statements
+from .syntax import walk
 from .values import ENTRY, ENTRY_S, ENTRY_T, EVAL, TRAIN, UNKNOWN, after_step, after_training
 
 _UNKNOWN_MODE = frozenset({(UNKNOWN, None)})
@@ -157,6 +159,8 @@ class FileFacts:
             return frozenset({(EVAL, None)})
         if framework == "train":
             return frozenset({(TRAIN, None)})
+        if self._wrapped_in_eval(fn, key):
+            return frozenset({(EVAL, None)})
         found = set()
         if fn.escapes or not fn.callsites:
             found.add((UNKNOWN, None))
@@ -168,6 +172,18 @@ class FileFacts:
             atoms = lookup_mode(site.modes, caller_key, site.trained, entry_ok(site.caller, caller_key))
             found |= self.resolve_modes(site.caller, atoms)
         return frozenset(found)
+
+    def _wrapped_in_eval(self, fn: FunctionInfo, key: str) -> bool:
+        """``@eval_decorator`` defined in this file: its wrapper calls ``.eval()`` on the first
+        argument before it calls the decorated function (DALLE's ``eval_decorator``), so the
+        function's first parameter (``self``) and its parts enter in eval mode."""
+        if not fn.params or not (key == fn.params[0] or key.startswith(fn.params[0] + ".")):
+            return False
+        for name in fn.decorator_names:
+            decorator = self.scopes.lookup(name, fn.parent)
+            if isinstance(decorator, FunctionInfo) and decorator.params and _wrapper_sets_eval(decorator):
+                return True
+        return False
 
     @staticmethod
     def _map_key(key: str, fn: FunctionInfo, site) -> Optional[str]:
@@ -209,3 +225,28 @@ class FileFacts:
             (self.in_training_loop(site.loops) or self.runs_in_training_loop(site.caller))
             and not site.in_region and self.resolve_grad(site.caller, site.grad) != {"off"}
             for site in fn.callsites))
+
+
+def _wrapper_sets_eval(decorator: FunctionInfo) -> bool:
+    """The function the decorator returns is defined in it and, in its top-level statements,
+    calls ``.eval()`` on its first parameter before the first statement that calls the
+    decorated function (the decorator's parameter)."""
+    body = _block_statements(decorator.node.body)
+    returned = {key_of(small.value) for stmt in body if type(stmt) is cst.SimpleStatementLine
+                for small in stmt.body if type(small) is cst.Return and small.value is not None}
+    wrapped = decorator.params[0]
+    for inner in body:
+        if type(inner) is not cst.FunctionDef or inner.name.value not in returned:
+            continue
+        params = inner.params.params
+        model = params[0].name.value if params else None
+        for stmt in _block_statements(inner.body):
+            if any(type(n) is cst.Call and type(n.func) is cst.Name and n.func.value == wrapped for n in walk(stmt)):
+                return False  # the decorated function runs before any eval()
+            if model and type(stmt) is cst.SimpleStatementLine and any(
+                    type(small) is cst.Expr and type(small.value) is cst.Call
+                    and type(small.value.func) is cst.Attribute and small.value.func.attr.value == "eval"
+                    and key_of(small.value.func.value) == model and not small.value.args
+                    for small in stmt.body):
+                return True
+    return False
