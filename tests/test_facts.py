@@ -341,6 +341,38 @@ def test_rnn_dropout_needs_stacked_layers():
     assert dep == {"one": False, "default": False, "two": True, "some": None}
 
 
+def test_accelerate_prepare_hands_back_its_arguments_and_a_method_without_inputs_is_no_forward():
+    """``model, optimizer = accelerator.prepare(model, optimizer)`` keeps what is known of the
+    model (its batch norm: GL105 sees the frozen backbone); ``model.freeze_bn()`` and
+    ``model.get_classifier()`` on a library model are given no input: no forward runs."""
+    source = """
+        import torch
+        from accelerate import Accelerator
+        from timm import create_model
+
+        def training_function(loader):
+            accelerator = Accelerator()
+            model = create_model("resnet50d", pretrained=True, num_classes=3)
+            for param in model.parameters():
+                param.requires_grad = False
+            for param in model.get_classifier().parameters():
+                param.requires_grad = True
+            optimizer = torch.optim.Adam(params=model.parameters(), lr=0.1)
+            model, optimizer = accelerator.prepare(model, optimizer)
+            for epoch in range(3):
+                model.train()
+                model.freeze_bn()
+                for x, y in loader:
+                    loss = torch.nn.functional.cross_entropy(model(x), y)
+                    accelerator.backward(loss)
+                    optimizer.step()
+                    optimizer.zero_grad()
+    """
+    facts = facts_of(source)
+    assert [type(e.node.func).__name__ for e in facts.events.forward_calls.values()] == ["Name"]
+    assert [(f.code, f.line) for f in lint_text(textwrap.dedent(source), "m.py")] == [("GL105", 10)]
+
+
 def test_layers_that_depend_on_mode():
     facts = facts_of("""
         import torch.nn as nn

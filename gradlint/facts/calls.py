@@ -42,7 +42,7 @@ class CallsMixin:
             return self.method_call(node, recv, func.attr.value, st)
         args = [(a, self.ev(a.value, st)) for a in node.args]
         if qual is not None:
-            found = self.o.symbol(qual)
+            found = self.o.symbol(qual) if qual not in torchapi.PREPARERS else None  # (in its own repository too)
             if is_function(found):
                 return self.local_call(node, found, args, None, st)
             if getattr(found, "is_summary", False) and hasattr(found, "methods"):
@@ -376,6 +376,10 @@ class CallsMixin:
             return Value("tensor", tensor=recv.tensor) if recv.tensor is not None else UNKNOWN_VALUE
         if recv.kind == "import" and recv.qual:
             return self.api_call(node, f"{recv.qual}.{meth}", args, st)
+        if recv.kind == "object" and recv.qual in torchapi.PREPARERS and meth == "prepare" and args:
+            # `model, optimizer = accelerator.prepare(model, optimizer)`: the same objects, wrapped
+            values = tuple(v for _, v in args)
+            return values[0] if len(values) == 1 else Value("tuple", elements=values)
         if recv.kind == "class" and recv.cls is not None:
             if meth in _CLASS_LOADERS and recv.cls.is_module:  # Net.load_from_checkpoint(path): a Net
                 # HF from_pretrained returns eval mode; a Lightning checkpoint or a config builds
@@ -393,11 +397,11 @@ class CallsMixin:
             callee = self.member(recv, meth, st)
             if self.is_model(callee):
                 return self.forward(node, callee, args, st)
-            if recv.kind == "module" and recv.cls is None and callee.kind == "unknown" \
+            if recv.kind == "module" and recv.cls is None and callee.kind == "unknown" and node.args \
                     and meth not in torchapi.MODULE_API and meth not in torchapi.DICT_METHODS \
                     and recv.has_params is not False:
                 # model.fc(x), model.forward_features(x) on a module of a library class: a part
-                # (or a method) of the model runs
+                # (or a method) of the model runs on inputs (model.freeze_bn() is given none: no forward)
                 return self.forward(node, recv, args, st)
             if callee.kind == "module":
                 recorders.on_module_call(self, node, callee, args)
@@ -517,6 +521,8 @@ class CallsMixin:
     # -- torch and library calls ------------------------------------------------------------
     def api_call(self, node: cst.Call, qual: str, args, st: State) -> Value:
         recorders.on_api(self, node, qual, args)
+        if qual in torchapi.PREPARERS:
+            return Value("object", qual=qual)  # accelerate's Accelerator(): its prepare() is known
         nn_name = torchapi.nn_class(qual)
         if nn_name is not None:
             return self.nn_module(node, nn_name, args)

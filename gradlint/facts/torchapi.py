@@ -36,6 +36,9 @@ WRAPPERS = frozenset({"torch.nn.DataParallel", "torch.nn.parallel.DistributedDat
                       "torch.compile", "torch.jit.script", "torch.jit.trace",
                       "torch.nn.SyncBatchNorm.convert_sync_batchnorm"})
 
+# Objects whose ``prepare(a, b, ...)`` hands back its arguments, wrapped, in order.
+PREPARERS = frozenset({"accelerate.Accelerator", "accelerate.accelerator.Accelerator"})
+
 _PARAM_FREE = frozenset({
     "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid",
     "Tanh", "Softmax", "Softmax2d", "LogSoftmax", "Softmin", "Softplus", "Softsign", "Hardtanh",
