@@ -12,6 +12,7 @@ from typing import Union
 import libcst as cst
 
 from ..docs import RuleDoc, SAFE_FIX
+from ..facts.values import MAY_REQUIRE_GRAD
 from ..fixes import Edit, Fix, NotFixable
 from ..fixes.cst_tools import by_type, code_of, path_to
 from ..verify import CONFIRMED, NOT_REPRODUCED
@@ -31,6 +32,8 @@ def check(facts):
     for event in facts.events.requires_grad_sets.values():
         target = code_of(event.target)
         if event.attr != "requires_grad":
+            if _already_off(event):
+                continue  # `pe = torch.zeros(...); pe.require_grad = False`: spelt right, it changes nothing
             yield Report(event.node, f"`{target}.{event.attr}` is not `requires_grad`: it freezes nothing",
                          lambda e=event: respell(e), f"write `{target}.requires_grad`")
             continue
@@ -42,6 +45,14 @@ def check(facts):
         flag = event.rhs.value if constant else "False"
         yield Report(event.node, f"`{target}` is an nn.Module: `{target}.requires_grad = ...` changes no parameter",
                      lambda e=event: module_requires_grad_(facts, e), f"call `{target}.requires_grad_({flag})`")
+
+
+def _already_off(event) -> bool:
+    """The misspelt flag is set to False on a tensor known not to require grad (a fresh
+    ``torch.zeros``): the intended assignment would change nothing either."""
+    fact = event.value.tensor if event.value.kind == "tensor" else None
+    return (isinstance(event.rhs, cst.Name) and event.rhs.value == "False" and fact is not None
+            and bool(fact.atoms) and not fact.atoms & MAY_REQUIRE_GRAD)
 
 
 # -- fix -------------------------------------------------------------------------------------------
@@ -109,7 +120,9 @@ DOC = RuleDoc(
     code="GL302",
     what="""
 Finds `requires_grad` assigned on an `nn.Module` (`model.requires_grad = False`), and
-misspelt attributes such as `p.require_grad = False` or `p.requires_grads = False`.
+misspelt attributes such as `p.require_grad = False` or `p.requires_grads = False`. A
+misspelt `= False` on a tensor known not to require grad (a fresh `torch.zeros(...)`) is
+not reported: spelt right, it would change nothing either.
 """,
     why="""
 `nn.Module` has no `requires_grad` attribute: the assignment creates a plain Python
