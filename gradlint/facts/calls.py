@@ -8,7 +8,7 @@ import libcst as cst
 
 from . import recorders, torchapi, words
 from .events import Backward, ForwardCall, OptimizerBuild, Region
-from .names import key_of
+from .names import key_of, part_of
 from .scopes import CallSite, ClassInfo, FunctionInfo
 from .state import State, entry_ok, lookup_mode
 from .syntax import arg_of, const_bool, identifiers
@@ -195,7 +195,7 @@ class CallsMixin:
     def forward(self, node: cst.Call, callee: Value, args, st: State, generate: bool = False) -> Value:
         self.record_forward(node, callee, args, st, generate)
         key = callee.key
-        frozen = key is not None and any(key == k or key.startswith(k + ".") for k in st.frozen)
+        frozen = key is not None and any(part_of(key, k) for k in st.frozen)
         if generate:
             return UNKNOWN_VALUE
         if node in self.events.constructions:
@@ -251,7 +251,7 @@ class CallsMixin:
                 and not self.o.facts.is_test_function(self.fn):
             shown = data_names[0] if data_names[0].startswith("a batch") else f"`{data_names[0]}`"
             regions = (Region(node, self.fn, "call", f"call on {shown}"),)
-        prepared = next((how for k, how in self.prepared.items() if key and (key == k or key.startswith(k + "."))), "")
+        prepared = next((how for k, how in self.prepared.items() if key and part_of(key, k)), "")
         if not prepared and key and any(kind == LOADED for kind, _ in modes):
             prepared = f"`torch.load` gave `{key}`"
         self.record("forward_calls", node, ForwardCall(

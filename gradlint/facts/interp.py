@@ -20,7 +20,7 @@ from .calls import CallsMixin
 from .weights import WeightsMixin
 from .events import Accumulation, Freeze, LoopInfo, Region, RequiresGradSet, Syntactic
 from .expressions import ExpressionsMixin
-from .names import key_of, root_of
+from .names import key_of, part_of, root_of
 from .scopes import ClassInfo, FunctionInfo, _block_statements
 from .state import State, entry_ok, lookup_mode
 from .syntax import condition, const_bool, identifiers, walk
@@ -875,7 +875,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
             self.record("freezes", node, Freeze(node, self.fn, key, frozen, cls))
         if frozen:
             self.fn.freezes[key] = True
-            fresh = any(key == k or key.startswith(k + ".") for k in self.fresh)
+            fresh = any(part_of(key, k) for k in self.fresh)
             if st is not None and True in st.trained and not untrained and not fresh:
                 self.events.trained_freezes.add((id(self.fn), key))  # its .grad may be stale (GL301)
             for built in self.built:  # optimizers this run built before: their parameters change state

@@ -140,3 +140,8 @@ def key_of(node: cst.CSTNode) -> Optional[str]:
 
 def root_of(key: str) -> str:
     return key.split(".", 1)[0]
+
+
+def part_of(key: str, owner: str) -> bool:
+    """``key`` is ``owner`` or one of its parts (``model.fc.weight`` of ``model.fc``)."""
+    return key == owner or key.startswith(owner + ".")

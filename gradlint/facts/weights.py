@@ -20,7 +20,7 @@ import libcst as cst
 
 from . import torchapi
 from .events import GraphCut, InPlaceUpdate, OptimizerMiss, WeightUse
-from .names import key_of
+from .names import key_of, part_of
 from .state import State, entry_ok
 from .syntax import arg_of
 from .values import REQUIRES_GRAD, TensorFact, Value
@@ -34,12 +34,8 @@ _KEEPS_GRAPH = frozenset({"torch.as_tensor", "torch.Tensor", "torch.FloatTensor"
 _MAY_CARRY = REQUIRES_GRAD | {"nonleaf_if_grad"}
 
 
-def _under(key: str, owner: str) -> bool:
-    return key == owner or key.startswith(owner + ".")
-
-
 def _overlap(a: str, b: str) -> bool:
-    return _under(a, b) or _under(b, a)
+    return part_of(a, b) or part_of(b, a)
 
 
 def _names_params(target: cst.Subscript) -> bool:
@@ -258,9 +254,9 @@ class WeightsMixin:
                 continue
             if not any(_overlap(key, f) for f in opt.frozen):
                 continue  # nothing under `key` was frozen when it was built
-            if any(not filtered and o and _under(key, o) for o, filtered in opt.sources):
+            if any(not filtered and o and part_of(key, o) for o, filtered in opt.sources):
                 continue  # built from every parameter of the model: it holds them (GL301's concern)
-            if not any(o and (_overlap(key, o) or _under(o, _parent(key))) for o, _ in opt.sources):
+            if not any(o and (_overlap(key, o) or part_of(o, _parent(key))) for o, _ in opt.sources):
                 continue  # an optimizer of another model
             st.env[name] = opt.with_(misses=opt.misses + ((node, "GL305", key),))
 

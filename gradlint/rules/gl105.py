@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Iterator, Optional, Tuple
 
 from ..docs import RuleDoc
+from ..facts.names import part_of
 from ..facts.state import entry_ok, lookup_mode
 from ..facts.values import EVAL, NEW, TRAIN, TRAIN_SET
 from ..verify import CONFIRMED, NOT_REPRODUCED
@@ -53,10 +54,6 @@ def _trains_here(call) -> bool:
     return any(loop.trains for loop in call.loops) or bool(call.fn.trains)
 
 
-def _related(frozen_key: str, key: str) -> bool:
-    return frozen_key == key or frozen_key.startswith(key + ".")
-
-
 def _frozen_parts(facts, call, state) -> Iterator[Tuple[str, object, list]]:
     """(frozen key, its value, the freeze events that froze it) for the parts of the called model
     that are frozen at the call: frozen in this function, by the class itself, or by a caller."""
@@ -64,7 +61,7 @@ def _frozen_parts(facts, call, state) -> Iterator[Tuple[str, object, list]]:
     if not key:
         return
     _, frozen, _ = state
-    for fk in sorted(k for k in frozen if _related(k, key)):
+    for fk in sorted(k for k in frozen if part_of(k, key)):
         value = _part(call.value, fk[len(key) + 1:] if fk != key else "")
         freezes = _freezes_in(facts, call.fn, fk) or _class_freezes(facts, call.value, fk[len(key) + 1:])
         if freezes:
@@ -76,9 +73,9 @@ def _frozen_parts(facts, call, state) -> Iterator[Tuple[str, object, list]]:
         passed = (site.args or {}).get(root)
         if not passed:
             continue
-        for ck in sorted(k for k in site.frozen if _related(k, passed)):
+        for ck in sorted(k for k in site.frozen if part_of(k, passed)):
             mine = root + ck[len(passed):]
-            if not _related(mine, key):
+            if not part_of(mine, key):
                 continue
             arg = (site.values or {}).get(root)
             rest = mine[len(key) + 1:] if mine != key else ""

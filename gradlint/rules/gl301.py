@@ -11,7 +11,7 @@ from typing import Optional, Union
 
 import libcst as cst
 
-from ..facts.names import key_of
+from ..facts.names import key_of, part_of
 from ..docs import RuleDoc, SAFE_FIX
 from ..fixes import Edit, Fix, NotFixable
 from ..fixes.cst_tools import code_of, expression
@@ -23,10 +23,6 @@ from .common import display_key
 
 
 # -- check -----------------------------------------------------------------------------------------
-def _under(key: str, owner: str) -> bool:
-    return key == owner or key.startswith(owner + ".")
-
-
 def _frozen_parts(fn, owner: str, build=None, trained=None):
     """Frozen keys inside ``owner`` in this function (or its class), unless also unfrozen. With
     the optimizer ``build``, the function's own freezes are those on the path to it or after it
@@ -37,16 +33,16 @@ def _frozen_parts(fn, owner: str, build=None, trained=None):
         return trained is None or (id(f), key) in trained
 
     if build is not None:
-        frozen = {k for k in build.frozen_before | build.frozen_after if _under(k, owner) and harmful(fn, k)}
+        frozen = {k for k in build.frozen_before | build.frozen_after if part_of(k, owner) and harmful(fn, k)}
     else:
-        frozen = {k for k in fn.freezes if _under(k, owner) and harmful(fn, k)}
-    unfrozen = {k for k in fn.unfreezes if _under(k, owner) or _under(owner, k)}
+        frozen = {k for k in fn.freezes if part_of(k, owner) and harmful(fn, k)}
+    unfrozen = {k for k in fn.unfreezes if part_of(k, owner) or part_of(owner, k)}
     if fn.cls is not None and (owner == "self" or owner.startswith("self.")):
         for c in fn.cls.all_classes():
             for m in c.methods.values():
-                frozen |= {k for k in m.freezes if _under(k, owner) and harmful(m, k)}
-                unfrozen |= {k for k in m.unfreezes if _under(k, owner) or _under(owner, k)}
-    frozen = {k for k in frozen if not any(_under(k, u) or _under(u, k) for u in unfrozen)}
+                frozen |= {k for k in m.freezes if part_of(k, owner) and harmful(m, k)}
+                unfrozen |= {k for k in m.unfreezes if part_of(k, owner) or part_of(owner, k)}
+    frozen = {k for k in frozen if not any(part_of(k, u) or part_of(u, k) for u in unfrozen)}
     return frozen or _frozen_by_callers(fn, owner, trained is not None)
 
 
@@ -64,7 +60,7 @@ def _frozen_by_callers(fn, owner: str, after_training: bool = False) -> set:
             continue
         base = f"{given}.{rest}" if rest else given
         for key in getattr(site, "frozen", ()):
-            if _under(key, base):
+            if part_of(key, base):
                 found.add(owner + key[len(base):])
     return found
 
@@ -98,9 +94,9 @@ def _frozen_before(build, owner: str, parts) -> bool:
     if fn.cls is not None and (owner == "self" or owner.startswith("self.")):
         inits = [c.methods["__init__"] for c in fn.cls.all_classes() if "__init__" in c.methods]
     for part in parts:
-        if any(_under(part, k) for k in build.frozen_before):
+        if any(part_of(part, k) for k in build.frozen_before):
             continue
-        if fn.name != "__init__" and any(any(_under(part, k) for k in init.freezes) for init in inits):
+        if fn.name != "__init__" and any(any(part_of(part, k) for k in init.freezes) for init in inits):
             continue
         return False
     return True
