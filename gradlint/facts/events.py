@@ -20,6 +20,7 @@ class LoopInfo:
     parent: Optional["LoopInfo"]
     trains: bool = False          # a backward / optimizer step runs inside (callees included)
     data: bool = False            # iterates over data (a loader, batches, a split)
+    step_after: bool = False      # a training step follows it in its function: it is inside one step
 
     def inside(self, other: "LoopInfo") -> bool:
         loop = self

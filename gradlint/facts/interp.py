@@ -191,6 +191,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
         self.frozen_whole: set = set()       # models given `.requires_grad_(False)` here
         self.guards: List[bool] = []         # enclosing `try`s: does one catch a RuntimeError?
         self.steps = 0                       # training steps seen so far (calls included)
+        self.loop_steps: Dict[LoopInfo, int] = {}  # each loop's `steps` when it was last left
         self.built: List[cst.Call] = []      # optimizers built so far in this run (GL301: frozen after)
         self.fresh: set = set()              # names bound to a new model since the last training step
         self.inference = recorders.inference_decorator(fn)  # the inference_mode context in force, if any
@@ -219,6 +220,8 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
                              if entry_ok(fn, k) and v != frozenset({(ENTRY, k)})}
             fn.exit_trained = True in final.trained
         fn.returns = self.returns
+        for info, steps in self.loop_steps.items():
+            info.step_after = self.steps > steps
         if fn.cls is not None and not getattr(fn.cls, "is_summary", False):
             self._attrs_by_evidence(fn)
         self._behaviour_regions()
@@ -558,6 +561,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
         if region is not None:
             self.regions.pop()
         self.loops.pop()
+        self.loop_steps[info] = self.steps
         out = None if infinite else head
         if orelse is not None and out is not None:
             out = self.block(_block_statements(orelse.body), out.copy())

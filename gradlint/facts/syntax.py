@@ -55,6 +55,9 @@ def const_bool(node: Optional[cst.CSTNode]) -> Optional[bool]:
     return None
 
 
+_SPLIT_METHODS = frozenset({"split", "rsplit", "splitlines"})
+
+
 def identifiers(node: cst.CSTNode) -> List[str]:
     """Names, attributes and string subscripts in an expression (for intent words)."""
     out: List[str] = []
@@ -67,7 +70,10 @@ def identifiers(node: cst.CSTNode) -> List[str]:
             out.append(n.attr.value)
             stack.append(n.value)
         elif type(n) is cst.Call:
-            stack.append(n.func)
+            func = n.func
+            # `.split()` is str's (or a tensor's) method: it says nothing of a dataset split
+            split = type(func) is cst.Attribute and func.attr.value in _SPLIT_METHODS
+            stack.append(func.value if split else func)
             stack.extend(a.value for a in n.args if a.keyword is None)
         elif type(n) is cst.Subscript:
             stack.append(n.value)

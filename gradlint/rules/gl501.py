@@ -35,6 +35,11 @@ def check(facts):
             continue  # a loop over layers or scales inside one step (skip connections, feature lists)
         if not event.per_step and not event.loop.trains and _in_forward(event.fn):
             continue  # a module's forward runs once per step: its loops are inside that step
+        if not event.per_step and not event.in_region and not _in_training_loop(event.loop):
+            if event.loop.step_after:
+                continue  # a training step follows in the function: the loop is inside that step
+            if event.name in _returned_accumulators(event.fn.returns):
+                continue  # the function's result (a loss a caller may backpropagate)
         atoms = facts.resolve_tensor(event.fn, event.fact)
         if atoms != frozenset({"nonleaf"}):
             continue
@@ -43,6 +48,25 @@ def check(facts):
         yield Report(event.node, f"`{event.name}` keeps every iteration's autograd graph alive: `{added}` "
                                  f"carries grad history",
                      lambda e=event: detach_accumulated(facts, e), f"accumulate `{item}.item()` (or `.detach()`)")
+
+
+def _in_training_loop(loop) -> bool:
+    """The loop trains, or one around it does."""
+    while loop is not None:
+        if loop.trains:
+            return True
+        loop = loop.parent
+    return False
+
+
+def _returned_accumulators(value) -> frozenset:
+    """The accumulators the function's returned tensors (a tuple's too) were computed from."""
+    if value is None:
+        return frozenset()
+    found = value.tensor.accum if value.tensor is not None else frozenset()
+    for element in value.elements:
+        found |= _returned_accumulators(element)
+    return found
 
 
 def _in_forward(fn) -> bool:
@@ -225,6 +249,10 @@ def train_epoch(loader):
 - Loops inside one step: skip connections, feature pyramids or per-layer loss terms
   collected in a model's `forward` or a loss function. Only loops over steps count:
   training loops (backward or an optimizer step inside) and loops over data.
+- A loop over data inside one training step: a function whose optimizer step or backward
+  follows the loop (per-domain losses of one update), when no loop around it trains.
+- A sum a function returns, outside a training loop and an evaluation region: its caller
+  may backpropagate it (a loss over a sequence's positions).
 """,
     verifier="""
 The number of autograd nodes reachable from the accumulator (or the memory it holds)
