@@ -611,3 +611,56 @@ def test_elements_of_a_models_tuple_carry_only_what_its_forward_shows():
     """)
     assert [(f.code, handed.splitlines()[f.line - 1].strip()) for f in lint_text(handed, "b.py")] == \
         [("GL501", "total += loss")]
+
+
+def test_skorch_hooks_are_the_frameworks_in_a_neuralnet_subclass_only():
+    """skorch calls ``infer`` from its training step and its evaluation step alike, setting the
+    mode and grad mode itself: an override is no evaluation function ('owned', no region by
+    its name). An ``evaluation_step`` override replaces the base's own no_grad: it owns nothing.
+    The same names in a class that does not derive from skorch are ordinary methods."""
+    source = """
+        import torch
+        import torch.nn as nn
+        BASE
+        class MyNet(Base):
+            def initialize_module(self):
+                self.seq_ = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+                return self
+
+            def infer(self, x):
+                return self.seq_(x)
+
+            def evaluation_step(self, x):
+                return self.infer(x)
+    """
+    for base, expected in (("from skorch import NeuralNetClassifier as Base",
+                            {"initialize_module": None, "infer": "owned", "evaluation_step": None}),
+                           ("from mylib import Base",
+                            {"initialize_module": None, "infer": None, "evaluation_step": None})):
+        facts = facts_of(source.replace("BASE", base))
+        assert {fn.name: facts.framework_of(fn) for fn in facts.scopes.functions} == expected
+
+
+def test_a_test_files_helper_that_only_tests_call_is_no_evaluation_function():
+    """``_run_one_assert_val`` in a test file, called only by unit tests, checks what a context
+    manager does to the model: not an evaluation routine, whatever "val" says. Called from
+    ordinary code as well, it is judged as one."""
+    source = """
+        import torch
+        import torch.nn as nn
+
+        def _run_one_assert_val(model, x):
+            model.eval()
+            out = model(x)
+            assert not model.training
+            return out
+
+        def test_eval():
+            _run_one_assert_val(nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5)), torch.randn(1, 2))
+        OTHER
+    """
+    only_tests = textwrap.dedent(source.replace("OTHER", ""))
+    also_main = textwrap.dedent(source.replace(
+        "OTHER", "def main():\n            _run_one_assert_val(nn.Linear(2, 2), torch.randn(1, 2))"))
+    assert [f.code for f in lint_text(only_tests, "tests/test_ctx.py")] == []
+    assert [f.code for f in lint_text(also_main, "tests/test_ctx.py")] == ["GL201"]

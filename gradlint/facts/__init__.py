@@ -18,7 +18,7 @@ from . import words
 from .events import Events
 from .interp import FileInterpreter
 from .state import entry_ok, lookup_mode
-from .torchapi import EVAL_HOOKS, HF_TRAINER_HOOKS, TRAIN_HOOKS
+from .torchapi import EVAL_HOOKS, HF_TRAINER_HOOKS, SKORCH_HOOKS, TRAIN_HOOKS
 from .names import key_of
 from .scopes import FunctionInfo, Scopes, _block_statements
 from .syntax import walk
@@ -71,8 +71,9 @@ class FileFacts:
     def framework_of(self, fn: Optional[FunctionInfo]) -> Optional[str]:
         """'eval' / 'train' when a framework owns the mode of this function or the hook it is
         nested in: a Lightning hook in a class derived (in any file) from a Lightning base,
-        an HF ``Trainer`` hook in a ``Trainer`` subclass. A method that merely shares a hook's
-        name in some other class is an ordinary method."""
+        an HF ``Trainer`` hook in a ``Trainer`` subclass, a skorch hook in a ``NeuralNet``
+        subclass ('owned': the framework sets a mode, which one is not known). A method that
+        merely shares a hook's name in some other class is an ordinary method."""
         while fn is not None and not fn.is_module_level:
             if getattr(fn, "is_summary", False):
                 return fn.framework_mode
@@ -84,6 +85,8 @@ class FileFacts:
                     return "train"
             if framework == "hf_trainer" and fn.name in HF_TRAINER_HOOKS:
                 return "eval"
+            if framework == "skorch" and fn.name in SKORCH_HOOKS:
+                return SKORCH_HOOKS[fn.name]
             fn = fn.parent
         return None
 
@@ -96,6 +99,17 @@ class FileFacts:
         if fn.cls is not None and any(q and q.startswith("unittest") for q in fn.cls.base_quals):
             return True
         return self.is_test_file and "test" in words.tokens(fn.name)
+
+    def is_test_helper(self, fn: FunctionInfo) -> bool:
+        """A helper of a test file that only unit tests (or other such helpers) call: it runs
+        for the tests, not as an evaluation routine, whatever its name says. Call sites are
+        complete only after the file is interpreted: for the rules, not the interpreter."""
+        if not self.is_test_file or fn.is_module_level or fn.escapes or not fn.callsites \
+                or getattr(fn, "is_summary", False):
+            return False
+        return self._resolved(("test_helper", id(fn)), False, lambda: all(
+            self.is_test_function(site.caller) or self.is_test_helper(site.caller)
+            for site in fn.callsites))
 
     # -- resolution of entry atoms --------------------------------------------------------------
     def resolve_grad(self, fn: FunctionInfo, atoms) -> frozenset:

@@ -82,6 +82,8 @@ class ClassInfo:
                 return "lightning"
             if q.startswith("transformers.") and q.endswith(torchapi.HF_TRAINER_WORDS):
                 return "hf_trainer"
+            if q.startswith("skorch."):
+                return "skorch"
         for b in self.local_bases:
             if b.framework:
                 return b.framework

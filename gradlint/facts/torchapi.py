@@ -348,3 +348,7 @@ EVAL_HOOKS = frozenset({
 HF_TRAINER_HOOKS = frozenset({"evaluate", "prediction_step", "evaluation_loop", "predict",
                               "compute_loss", "prediction_loop"})
 TRAIN_HOOKS = frozenset({"training_step", "training_step_end"})
+# skorch's NeuralNet calls `infer` and `get_loss` from its training and its evaluation steps
+# alike and sets the mode around them: an override's mode is the framework's, neither one
+# known. Its step methods set the mode in their own bodies: an override of one owns nothing.
+SKORCH_HOOKS = {"infer": "owned", "get_loss": "owned"}

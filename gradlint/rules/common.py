@@ -111,7 +111,8 @@ def mode_dependent(facts: FileFacts, event: ForwardCall) -> Optional[bool]:
 
 
 def owned_by_framework(facts: FileFacts, event: ForwardCall) -> bool:
-    return facts.framework_of(event.fn) is not None or facts.is_test_function(event.fn)
+    return facts.framework_of(event.fn) is not None or facts.is_test_function(event.fn) \
+        or facts.is_test_helper(event.fn)
 
 
 def shown(event: ForwardCall) -> str:
