@@ -257,7 +257,13 @@ class CallsMixin:
         self.record("forward_calls", node, ForwardCall(
             node, self.fn, key, callee, st.grad, modes, tuple(self.loops), regions,
             generate=generate, certain=callee.kind == "module" or (key in self.fn.modulelike if key else False),
-            prepared=prepared, frozen=(key in self.frozen_whole if key else False) or "" in (callee.frozen or ())))
+            prepared=prepared, frozen=self.wholly_frozen(key_of(node.func) or key) or "" in (callee.frozen or ())))
+
+    def wholly_frozen(self, key: Optional[str]) -> bool:
+        """Every parameter of ``key`` is frozen here: it, or a model it is part of, was frozen
+        whole, and no part of it was unfrozen or replaced since."""
+        return bool(key) and any(part_of(key, k) for k in self.frozen_whole) \
+            and not any(part_of(t, key) or part_of(key, t) for t in self.thawed)
 
     def method_call(self, node: cst.Call, recv: Value, meth: str, st: State) -> Value:
         key = recv.key
@@ -310,9 +316,7 @@ class CallsMixin:
             if recv.kind == "param":
                 owner = recv.key
             if flag is not None:
-                self.freeze(node, owner, not flag, st)
-                if owner is not None and owner == key:
-                    (self.frozen_whole.add if flag is False else self.frozen_whole.discard)(owner)
+                self.freeze(node, owner, not flag, st, whole=owner is not None and owner == key)
             if flag is not False:
                 self.grad_use()
             if flag is False and owner is None and recv.kind == "module":

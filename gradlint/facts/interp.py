@@ -188,7 +188,8 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
         self.exits: List[State] = []
         self.returns: Optional[Value] = None
         self.prepared: Dict[str, str] = {}   # model key -> how it was readied for inference here
-        self.frozen_whole: set = set()       # models given `.requires_grad_(False)` here
+        self.frozen_whole: set = set()       # models all of whose parameters were frozen here
+        self.thawed: set = set()             # their parts unfrozen or replaced since (they train)
         self.guards: List[bool] = []         # enclosing `try`s: does one catch a RuntimeError?
         self.steps = 0                       # training steps seen so far (calls included)
         self.loop_steps: Dict[LoopInfo, int] = {}  # each loop's `steps` when it was last left
@@ -679,6 +680,10 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
                 if type(el.slice) is cst.Index:
                     self.ev(el.slice.value, st)
             self.item_stored(target, base, value, st, stmt)
+            if value.kind == "module" and value.key is None:  # `model[2] = nn.Linear(...)`: it trains
+                part = key_of(target) or key_of(target.value)
+                if part is not None:
+                    self.thawed.add(part)
             return
         if type(target) is cst.Attribute and target.attr.value == "grad":
             recorders.on_grad_assign(self, target)
@@ -708,6 +713,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
                               and entry_ok(self.fn, value.key) and "." not in value.key)
         if value.kind == "module" and value.key is None:
             self.fresh.add(key)  # a new object: whatever trained before, it has no gradient yet
+            self.thawed.add(key)  # a new part of a frozen model: its parameters train
         if value.kind == "module" and value.key is None and st.frozen:
             # a new model under an old name: what was frozen belonged to the old one
             st.frozen = frozenset(k for k in st.frozen if k != key and not k.startswith(key + "."))
@@ -848,9 +854,21 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
             st.env[obj.key] = obj.with_(tensor=fact)
         owner = self.param_owner(obj, target.value, st)
         if owner is not None and flag is not None and stmt is not None:
-            self.freeze(stmt, owner, not flag, st)
+            self.freeze(stmt, owner, not flag, st, whole=obj.kind == "param" and self._every_parameter(stmt))
         if flag is True:
             self.grad_use()
+
+    def _every_parameter(self, stmt) -> bool:
+        """``stmt`` runs for every parameter: a top-level statement of a loop over
+        ``.parameters()`` / ``.named_parameters()`` (no condition picks some of them)."""
+        loop = self.loops[-1].node if self.loops else None
+        if type(loop) is not cst.For or type(loop.iter) is not cst.Call:
+            return False
+        func = loop.iter.func
+        if type(func) is not cst.Attribute or func.attr.value not in ("parameters", "named_parameters"):
+            return False
+        return any(small is stmt for line in _block_statements(loop.body)
+                   if type(line) is cst.SimpleStatementLine for small in line.body)
 
     def param_owner(self, obj: Value, expr: cst.CSTNode, st: State) -> Optional[str]:
         """The module key whose parameter ``obj`` is (``p`` from ``model.parameters()``,
@@ -869,11 +887,18 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
             return key.rsplit(".", 1)[0]
         return None
 
-    def freeze(self, node, key: Optional[str], frozen: bool, st: Optional[State], untrained: bool = False) -> None:
+    def freeze(self, node, key: Optional[str], frozen: bool, st: Optional[State], untrained: bool = False,
+               whole: bool = False) -> None:
         """``key`` frozen (or unfrozen). ``untrained``: frozen by a helper before the helper
-        trained, so it has no gradient to go stale."""
+        trained, so it has no gradient to go stale. ``whole``: every parameter of it."""
         if key is None:
             return
+        if frozen and whole:
+            self.frozen_whole.add(key)
+            self.thawed = {t for t in self.thawed if not part_of(t, key)}
+        elif not frozen:
+            self.frozen_whole.discard(key)
+            self.thawed.add(key)
         cls = self.fn.cls if (key == "self" or key.startswith("self.")) else None
         if node is not None:
             self.record("freezes", node, Freeze(node, self.fn, key, frozen, cls))

@@ -125,6 +125,9 @@ def predict(model, loader):
 - A model handed to an opaque function in the region (an attack or attribution library may
   need its gradients), and `model.generate(...)` (Hugging Face decorates it with no_grad).
 - A model built in the same function and never trained or loaded: a shape smoke test.
+- A model (or a part of one) whose every parameter is frozen: `model.requires_grad_(False)`,
+  or `param.requires_grad = False` in a loop over its `.parameters()` with no condition,
+  unless a part of it was unfrozen or replaced by a new layer since.
 """,
     verifier="""
 At the flagged call the outputs have `requires_grad=True`, and the bytes saved for
