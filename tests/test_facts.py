@@ -664,3 +664,25 @@ def test_a_test_files_helper_that_only_tests_call_is_no_evaluation_function():
         "OTHER", "def main():\n            _run_one_assert_val(nn.Linear(2, 2), torch.randn(1, 2))"))
     assert [f.code for f in lint_text(only_tests, "tests/test_ctx.py")] == []
     assert [f.code for f in lint_text(also_main, "tests/test_ctx.py")] == ["GL201"]
+
+
+def test_segmentation_models_builds_models_at_its_top_level_only():
+    """``smp.FPN(...)`` builds a model; ``smp.utils.train.ValidEpoch(model, ...)`` is the
+    library's epoch runner (it sets eval mode and no_grad itself): its ``run(loader)`` is
+    no model call."""
+    facts = facts_of("""
+        import torch
+        import segmentation_models_pytorch as smp
+        model = smp.FPN(encoder_name="resnet34")
+        valid_epoch = smp.utils.train.ValidEpoch(model, loss=smp.utils.losses.DiceLoss())
+        for epoch in range(2):
+            logs = valid_epoch.run(valid_loader)
+        model(1)
+    """)
+    assert [e.key for e in facts.events.forward_calls.values()] == ["model"]
+    assert [f.code for f in lint_text(textwrap.dedent("""
+        import segmentation_models_pytorch as smp
+        valid_epoch = smp.utils.train.ValidEpoch(smp.Unet("resnet34"))
+        for epoch in range(2):
+            logs = valid_epoch.run(valid_loader)
+    """), "m.py")] == []

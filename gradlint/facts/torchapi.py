@@ -158,6 +158,8 @@ def module_base(qual: Optional[str]) -> Optional[bool]:
         if any(w in last for w in _HF_NOT_MODULES):
             return False
         return True if any(w in last for w in _HF_MODEL_WORDS) else None
+    if qual.startswith("segmentation_models_pytorch.utils.train."):
+        return None  # its epoch runners and meters are plain classes
     if qual.startswith(_MODULE_LIBRARIES):
         return True if last[:1].isupper() else None
     if qual.split(".", 1)[0] in ("abc", "typing", "enum", "dataclasses", "collections", "threading",
@@ -189,6 +191,8 @@ def model_factory_mode(qual: Optional[str]) -> Optional[str]:
                 return None  # weights enums and classes used as namespaces (`ResNet50_Weights.DEFAULT.transforms()`)
             if last.startswith("get_") and last != "get_model":
                 return None
+            if prefix == "segmentation_models_pytorch." and qual.count(".") > 1:
+                return None  # its models are top-level (`smp.Unet`); `smp.utils.train.ValidEpoch` is a runner
             return "train"
     if qual.endswith(".from_pretrained") or qual.endswith(".from_config"):
         owner = qual.rsplit(".", 2)[-2]
