@@ -503,20 +503,23 @@ class CallsMixin:
     def backward(self, node, fact: Optional[TensorFact], st: State) -> None:
         self.record("backwards", node, Backward(node, self.fn, fact, guarded=self.guarded))
         self.grad_use()
-        self.training_step(st, optimizer=False)
+        self.training_step(st, optimizer=False, backward_only=True)
 
     def grad_use(self) -> None:
         self.fn.uses_grad = True
         for r in self.regions:
             r.uses_grad = True
 
-    def training_step(self, st: State, optimizer: bool) -> None:
+    def training_step(self, st: State, optimizer: bool, backward_only: bool = False) -> None:
+        """A backward, an optimizer step, or a call that trains. ``backward_only``: a backward
+        here, so no optimizer step (a helper that trains may also step)."""
         self.steps += 1
         self.fresh.clear()
         st.modes = {k: after_training(v) for k, v in st.modes.items()}
         st.trained = frozenset({True})
         for loop in self.loops:
             loop.trains = True
+            loop.steps = loop.steps or not backward_only
         self.fn.trains = True
         if optimizer:
             for r in self.regions:

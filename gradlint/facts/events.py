@@ -19,6 +19,7 @@ class LoopInfo:
     fn: object
     parent: Optional["LoopInfo"]
     trains: bool = False          # a backward / optimizer step runs inside (callees included)
+    steps: bool = False           # an optimizer step (or a call that trains) runs inside
     data: bool = False            # iterates over data (a loader, batches, a split)
     step_after: bool = False      # a training step follows it in its function: it is inside one step
 
@@ -109,6 +110,7 @@ class Accumulation:
     added: Optional[cst.CSTNode] = None  # the expression accumulated
     in_region: bool = False       # inside an evaluation region
     per_step: bool = False        # a framework hook's attribute: one accumulation per step
+    fresh_in: Optional[LoopInfo] = None  # the enclosing loop that binds the accumulator anew
 
 
 @dataclass(eq=False)

@@ -834,7 +834,9 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
         if bound is not None and bound.inside(loop):
             return  # rebound fresh in this iteration
         self.record("accumulations", node, Accumulation(node, self.fn, key, value.tensor, loop, added,
-                                                        in_region=bool(self.regions)))
+                                                        in_region=bool(self.regions),
+                                                        fresh_in=bound if bound is not None and loop.inside(bound)
+                                                        else None))
 
     def requires_grad_set(self, target: cst.Attribute, value: Value, st: State, stmt) -> None:
         obj = self.ev(target.value, st)

@@ -35,6 +35,8 @@ def check(facts):
             continue  # a loop over layers or scales inside one step (skip connections, feature lists)
         if not event.per_step and not event.loop.trains and _in_forward(event.fn):
             continue  # a module's forward runs once per step: its loops are inside that step
+        if event.fresh_in is not None and event.loop.trains and not _steps_within(event.loop, event.fresh_in):
+            continue  # micro-batches of one step (backward each, no optimizer step): bound anew per step
         if not event.per_step and not event.in_region and not _in_training_loop(event.loop):
             if event.loop.step_after:
                 continue  # a training step follows in the function: the loop is inside that step
@@ -54,6 +56,15 @@ def _in_training_loop(loop) -> bool:
     """The loop trains, or one around it does."""
     while loop is not None:
         if loop.trains:
+            return True
+        loop = loop.parent
+    return False
+
+
+def _steps_within(loop, outer) -> bool:
+    """An optimizer step runs in ``loop`` or a loop around it inside ``outer``."""
+    while loop is not None and loop is not outer:
+        if loop.steps:
             return True
         loop = loop.parent
     return False
@@ -253,6 +264,8 @@ def train_epoch(loader):
   follows the loop (per-domain losses of one update), when no loop around it trains.
 - A sum a function returns, outside a training loop and an evaluation region: its caller
   may backpropagate it (a loss over a sequence's positions).
+- Micro-batches of one step: a loop that backpropagates each chunk with no optimizer step
+  inside, adding to a list bound anew by the loop around it (once per step).
 """,
     verifier="""
 The number of autograd nodes reachable from the accumulator (or the memory it holds)
