@@ -721,7 +721,8 @@ class CallsMixin:
                 mapping[a.keyword.value] = v.key if v.key else key_of(a.value)
                 values[a.keyword.value] = v
         site = CallSite(node, self.fn, callee, mapping, receiver, st.grad, st.modes, st.trained,
-                        tuple(self.loops), bool(self.regions), values, tuple(st.frozen))
+                        tuple(self.loops), bool(self.regions), values, tuple(st.frozen),
+                        tuple(sorted(self.fresh)))
         if getattr(callee, "is_summary", False):
             self.events.external_calls.append(site)
         else:

@@ -32,6 +32,7 @@ class CallSite:
     in_region: bool
     values: Dict[str, object]          # callee parameter -> the argument's Value
     frozen: tuple = ()                 # the caller's keys that may be frozen at the call
+    fresh: tuple = ()                  # its names bound to a new model since its last training step
 
 
 @dataclass(eq=False)

@@ -44,6 +44,9 @@ def site_data(site, caller_name: str) -> dict:
     frozen = [k for k in getattr(site, "frozen", ()) if _related(k, roots)]
     if frozen:
         data["frozen"] = sorted(frozen)
+    fresh = [k for k in getattr(site, "fresh", ()) if _related(k, roots)]
+    if fresh:
+        data["fresh"] = fresh
     return data
 
 

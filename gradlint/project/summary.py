@@ -106,7 +106,7 @@ class Site:
     """A call site read from a summary: the same attributes as ``scopes.CallSite``."""
 
     __slots__ = ("caller", "callee", "args", "receiver", "grad", "modes", "trained", "loops", "in_region",
-                 "values", "frozen", "node")
+                 "values", "frozen", "fresh", "node")
 
     def __init__(self, data: dict, caller, callee, classes) -> None:
         self.caller = caller
@@ -121,6 +121,7 @@ class Site:
         self.in_region = data.get("in_region", False)
         self.values = {k: value_in(v, classes) for k, v in data.get("values", {}).items()}
         self.frozen = tuple(data.get("frozen", ()))
+        self.fresh = tuple(data.get("fresh", ()))
 
 
 class FunctionSummary:

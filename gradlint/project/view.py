@@ -506,7 +506,7 @@ def _site_digest(site) -> str:
             "grad": sorted(site.grad), "trained": sorted(site.trained),
             "modes": {k: sorted(map(str, v)) for k, v in sorted(site.modes.items())},
             "loops": [loop.trains for loop in site.loops], "in_region": site.in_region,
-            "frozen": list(site.frozen),
+            "frozen": list(site.frozen), "fresh": list(site.fresh),
             "values": {k: (v.kind, getattr(v.cls, "ref", None), v.mode_dep) for k, v in sorted(site.values.items())
                        if v is not None}}
     return digest(data)

@@ -40,7 +40,7 @@ def check(facts):
         node, shown = event.node, code_of(event.node.func)
         if event.qual == ATTENTION:
             p = _arg(node, 4, "dropout_p")
-            if p is None or const_bool(p.value) is False or _mentions_mode(p.value, event.fn) \
+            if p is None or const_bool(p.value) is False or _chosen_by_mode(p.value, event.fn) \
                     or _guarded(event.fn, node):
                 continue
             yield Report(node, f"`{shown}` with `dropout_p` and no `self.training` guard drops in eval mode too",
@@ -51,7 +51,7 @@ def check(facts):
         if _arg(node, 2, "training") is not None or any(a.star for a in node.args):
             continue
         p = _arg(node, 1, "p")
-        if p is not None and const_bool(p.value) is False:
+        if p is not None and (const_bool(p.value) is False or _chosen_by_mode(p.value, event.fn)):
             continue
         if event.qual.rsplit(".", 1)[-1] in _NEVER_DROPS:
             message = f"`{shown}` without `training=` never drops, not even in training mode"
@@ -122,24 +122,53 @@ def _guarded(fn, call: cst.Call) -> bool:
 
 
 def _mentions_mode(expr: cst.CSTNode, fn) -> bool:
-    """`dropout_p=self.p if self.training else 0.0`, or a name assigned so in the function."""
+    """`dropout_p=self.p if self.training else 0.0`, or a name assigned so in the function, or
+    zeroed under a condition about the mode (`if not self.training: dropout_p = 0.0`)."""
     if _says_mode(expr):
         return True
     if isinstance(expr, cst.Name):
         finder = _Assigned(expr.value)
         fn.node.visit(finder)
-        return any(_says_mode(value) for value in finder.values)
+        return any(_says_mode(value) for value in finder.values) or finder.under_mode
     return False
 
 
+def _chosen_by_mode(expr: cst.CSTNode, fn) -> bool:
+    """The probability is chosen by the mode here, or it is a parameter of the function and
+    every caller in the file chooses what it passes by the mode (torch's own
+    `_scaled_dot_product_attention(..., dropout_p)` shape)."""
+    if _mentions_mode(expr, fn):
+        return True
+    if not isinstance(expr, cst.Name) or expr.value not in fn.params or not fn.callsites or fn.escapes:
+        return False
+    index = fn.params.index(expr.value)
+    for site in fn.callsites:
+        passed = _arg(site.node, index - (1 if site.receiver is not None else 0), expr.value)
+        if passed is None or not _mentions_mode(passed.value, site.caller):
+            return False
+    return True
+
+
 class _Assigned(cst.CSTVisitor):
+    """The values assigned to ``name``; ``under_mode``: under a condition about the mode, one
+    assignment sets it to zero (`if not self.training: dropout_p = 0.0`)."""
+
     def __init__(self, name: str) -> None:
         self.name = name
         self.values = []
+        self.mode_tests = 0
+        self.under_mode = False
+
+    def visit_If(self, node: cst.If) -> None:
+        self.mode_tests += _says_mode(node.test)
+
+    def leave_If(self, node: cst.If) -> None:
+        self.mode_tests -= _says_mode(node.test)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if any(isinstance(t.target, cst.Name) and t.target.value == self.name for t in node.targets):
             self.values.append(node.value)
+            self.under_mode = self.under_mode or (self.mode_tests > 0 and const_bool(node.value) is False)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if isinstance(node.target, cst.Name) and node.target.value == self.name and node.value is not None:
@@ -243,8 +272,10 @@ class Net(nn.Module):
 - Classes and functions named for dropout at inference on purpose (`MCDropout`,
   `BayesianLinear`, `mc_forward`).
 - Calls under a condition about the mode (`if self.training:`, `x if self.training else y`),
-  attention with `dropout_p=p if self.training else 0.0` (also through a local name), and a
-  constant `p=0` / `dropout_p=0.0`.
+  attention with `dropout_p=p if self.training else 0.0` (also through a local name, or
+  one zeroed under `if not self.training:`), and a constant `p=0` / `dropout_p=0.0`.
+- A probability that is the function's parameter when every caller in the file chooses
+  what it passes by the mode (torch's own `_scaled_dot_product_attention` shape).
 """,
     verifier="""
 Wraps the functional dropouts and `scaled_dot_product_attention` while the program runs.

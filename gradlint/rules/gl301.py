@@ -60,6 +60,8 @@ def _frozen_by_callers(fn, owner: str, after_training: bool = False) -> set:
             continue
         base = f"{given}.{rest}" if rest else given
         for key in getattr(site, "frozen", ()):
+            if after_training and any(part_of(key, new) for new in site.fresh):
+                continue  # frozen on a model built since the caller's last training step: no gradient yet
             if part_of(key, base):
                 found.add(owner + key[len(base):])
     return found
@@ -259,6 +261,8 @@ for epoch in range(2):
 - Parameters frozen before any training step (in `__init__`, right after building the
   model, `Embedding.from_pretrained`): their `.grad` stays `None` and torch.optim skips them.
   Three judged corpus passes found every such finding harmless, so it is not reported.
+  The same for a model built anew after an earlier one trained, also when a helper it is
+  handed to builds the optimizer.
 - Filtered parameters: `filter(lambda p: p.requires_grad, ...)`, comprehensions,
   `named_parameters()` with a condition, or param groups that leave the frozen part out.
 - GAN-style alternating `requires_grad_` toggles, and parameters unfrozen again.
