@@ -187,6 +187,7 @@ class CallsMixin:
 
     def loaded(self, st: State, key: str) -> None:
         """Weights loaded into ``key``: no longer a fresh, untrained model."""
+        self.untouched = {k for k in self.untouched if not (part_of(key, k) or part_of(k, key))}
         atoms = lookup_mode(st.modes, key, st.trained, entry_ok(self.fn, key))
         if any(kind == "new" for kind, _ in atoms):
             self.set_mode(st, key, after_training(frozenset(a for a in atoms if a[0] == "new"))
@@ -257,7 +258,8 @@ class CallsMixin:
         self.record("forward_calls", node, ForwardCall(
             node, self.fn, key, callee, st.grad, modes, tuple(self.loops), regions,
             generate=generate, certain=callee.kind == "module" or (key in self.fn.modulelike if key else False),
-            prepared=prepared, frozen=self.wholly_frozen(key_of(node.func) or key) or "" in (callee.frozen or ())))
+            prepared=prepared, frozen=self.wholly_frozen(key_of(node.func) or key) or "" in (callee.frozen or ()),
+            untouched=bool(key) and any(part_of(key, k) for k in self.untouched)))
 
     def wholly_frozen(self, key: Optional[str]) -> bool:
         """Every parameter of ``key`` is frozen here: it, or a model it is part of, was frozen
@@ -515,6 +517,7 @@ class CallsMixin:
         here, so no optimizer step (a helper that trains may also step)."""
         self.steps += 1
         self.fresh.clear()
+        self.untouched.clear()
         st.modes = {k: after_training(v) for k, v in st.modes.items()}
         st.trained = frozenset({True})
         for loop in self.loops:

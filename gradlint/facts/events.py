@@ -61,6 +61,7 @@ class ForwardCall:
     prepared: str = ""            # "`model.eval()`": readied for inference earlier in the function
     probe: bool = False           # run only for its output's shape (`model(dummy).shape`)
     frozen: bool = False          # `model.requires_grad_(False)` earlier here: every parameter frozen
+    untouched: bool = False       # built here from its class, never trained or loaded since
 
 
 @dataclass(eq=False)

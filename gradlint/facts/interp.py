@@ -24,7 +24,7 @@ from .names import key_of, part_of, root_of
 from .scopes import ClassInfo, FunctionInfo, _block_statements
 from .state import State, entry_ok, lookup_mode
 from .syntax import condition, const_bool, identifiers, walk
-from .values import (ENTRY, TRAIN_ATOMS, UNKNOWN_ATOMS, UNKNOWN_TENSOR, UNKNOWN_VALUE, TensorFact,
+from .values import (ENTRY, NEW_ATOMS, TRAIN_ATOMS, UNKNOWN_ATOMS, UNKNOWN_TENSOR, UNKNOWN_VALUE, TensorFact,
                      Value, join_values)
 
 MAX_LOOP_PASSES = 3
@@ -195,6 +195,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
         self.loop_steps: Dict[LoopInfo, int] = {}  # each loop's `steps` when it was last left
         self.built: List[cst.Call] = []      # optimizers built so far in this run (GL301: frozen after)
         self.fresh: set = set()              # names bound to a new model since the last training step
+        self.untouched: set = set()          # of those, built from a class here and never loaded since
         self.inference = recorders.inference_decorator(fn)  # the inference_mode context in force, if any
         fn.locals = set()
 
@@ -713,6 +714,10 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
                               and entry_ok(self.fn, value.key) and "." not in value.key)
         if value.kind == "module" and value.key is None:
             self.fresh.add(key)  # a new object: whatever trained before, it has no gradient yet
+        if value.kind == "module" and value.key is None and value.mode == NEW_ATOMS:
+            self.untouched.add(key)  # random weights: running it is a smoke test
+        elif not (value.kind == "module" and value.key == key):
+            self.untouched.discard(key)
             self.thawed.add(key)  # a new part of a frozen model: its parameters train
         if value.kind == "module" and value.key is None and st.frozen:
             # a new model under an old name: what was frozen belonged to the old one

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import List, Union
 
-from ..facts.values import NEW
+from ..facts.values import EVAL, NEW
 from ..docs import RuleDoc, UNSAFE_FIX
 from ..fixes import Fix, NotFixable
 from ..fixes.regions import no_grad_edit, no_grad_imports, place
@@ -44,6 +44,8 @@ def check(facts):
         kinds = {kind for kind, _ in facts.resolve_modes(event.fn, event.modes)}
         if kinds == {NEW}:
             continue  # a model built here and never trained or loaded: a shape smoke test
+        if event.untouched and kinds <= {NEW, EVAL} and all(r.kind == "behaviour" for r in event.regions):
+            continue  # the same after `.eval()`, when only the `.eval()` makes it inference code
         if "on" not in grad and caller_owns_mode(event):
             continue
         if not first(event):
@@ -124,7 +126,9 @@ def predict(model, loader):
   project decorator named for it (`@smart_inference_mode()`).
 - A model handed to an opaque function in the region (an attack or attribution library may
   need its gradients), and `model.generate(...)` (Hugging Face decorates it with no_grad).
-- A model built in the same function and never trained or loaded: a shape smoke test.
+- A model built in the same function and never trained or loaded: a shape smoke test on
+  random weights; after `.eval()` too, when nothing but the `.eval()` makes it inference
+  code (no evaluation loader, loop or function).
 - A model (or a part of one) whose every parameter is frozen: `model.requires_grad_(False)`,
   or `param.requires_grad = False` in a loop over its `.parameters()` with no condition,
   unless a part of it was unfrozen or replaced by a new layer since.
