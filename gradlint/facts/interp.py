@@ -714,11 +714,11 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
                               and entry_ok(self.fn, value.key) and "." not in value.key)
         if value.kind == "module" and value.key is None:
             self.fresh.add(key)  # a new object: whatever trained before, it has no gradient yet
+            self.thawed.add(key)  # a new part of a frozen model: its parameters train
         if value.kind == "module" and value.key is None and value.mode == NEW_ATOMS:
             self.untouched.add(key)  # random weights: running it is a smoke test
         elif not (value.kind == "module" and value.key == key):
             self.untouched.discard(key)
-            self.thawed.add(key)  # a new part of a frozen model: its parameters train
         if value.kind == "module" and value.key is None and st.frozen:
             # a new model under an old name: what was frozen belonged to the old one
             st.frozen = frozenset(k for k in st.frozen if k != key and not k.startswith(key + "."))

@@ -1,6 +1,7 @@
 """The backbone is frozen parameter by parameter, but a new head replaces the last layer
 afterwards: running the whole model on the validation batches records the head's graph. A
-loop that freezes only the parameters its condition picks leaves the others training."""
+loop that freezes only the parameters its condition picks leaves the others training; so
+does a head set as a new attribute."""
 import torch
 import torch.nn as nn
 
@@ -24,3 +25,13 @@ partial.eval()
 with torch.no_grad():
     for inputs in loader_valid:
         print(partial(inputs).sum())  # expect: GL201
+
+backbone = nn.Sequential()
+backbone.features = nn.Linear(4, 4)
+for param in backbone.parameters():
+    param.requires_grad = False
+backbone.fc = nn.Linear(4, 2)
+backbone.eval()
+with torch.no_grad():
+    for inputs in loader_valid:
+        print(backbone.fc(backbone.features(inputs)).sum())  # expect: GL201
