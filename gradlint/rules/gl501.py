@@ -31,17 +31,8 @@ def check(facts):
     for event in facts.events.accumulations.values():
         if (id(event.fn), event.name) in backpropagated:
             continue  # accumulated on purpose, then differentiated (gradient accumulation)
-        if not event.per_step and not (event.loop.trains or event.loop.data):
-            continue  # a loop over layers or scales inside one step (skip connections, feature lists)
-        if not event.per_step and not event.loop.trains and _in_forward(event.fn):
-            continue  # a module's forward runs once per step: its loops are inside that step
-        if event.fresh_in is not None and event.loop.trains and not _steps_within(event.loop, event.fresh_in):
-            continue  # micro-batches of one step (backward each, no optimizer step): bound anew per step
-        if not event.per_step and not event.in_region and not _in_training_loop(event.loop):
-            if event.loop.step_after:
-                continue  # a training step follows in the function: the loop is inside that step
-            if event.name in _returned_accumulators(event.fn.returns):
-                continue  # the function's result (a loss a caller may backpropagate)
+        if not event.per_step and _within_one_step(event):
+            continue
         atoms = facts.resolve_tensor(event.fn, event.fact)
         if atoms != frozenset({"nonleaf"}):
             continue
@@ -52,22 +43,28 @@ def check(facts):
                      lambda e=event: detach_accumulated(facts, e), f"accumulate `{item}.item()` (or `.detach()`)")
 
 
-def _in_training_loop(loop) -> bool:
-    """The loop trains, or one around it does."""
-    while loop is not None:
-        if loop.trains:
-            return True
-        loop = loop.parent
+def _within_one_step(event) -> bool:
+    """The accumulated graphs live for one training step at most, not across steps."""
+    loop = event.loop
+    if not (loop.trains or loop.data):
+        return True  # a loop over layers or scales inside one step (skip connections, feature lists)
+    if not loop.trains and _in_forward(event.fn):
+        return True  # a module's forward runs once per step: its loops are inside that step
+    if event.fresh_in is not None and loop.trains and not any(out.steps for out in _loops_out(loop, event.fresh_in)):
+        return True  # micro-batches of one step (backward each, no optimizer step): bound anew per step
+    if not event.in_region and not any(out.trains for out in _loops_out(loop)):
+        if loop.step_after:
+            return True  # a training step follows in the function: the loop is inside that step
+        if event.name in _returned_accumulators(event.fn.returns):
+            return True  # the function's result (a loss a caller may backpropagate)
     return False
 
 
-def _steps_within(loop, outer) -> bool:
-    """An optimizer step runs in ``loop`` or a loop around it inside ``outer``."""
+def _loops_out(loop, outer=None):
+    """``loop`` and the loops around it, up to ``outer`` (not included)."""
     while loop is not None and loop is not outer:
-        if loop.steps:
-            return True
+        yield loop
         loop = loop.parent
-    return False
 
 
 def _returned_accumulators(value) -> frozenset:
