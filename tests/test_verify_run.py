@@ -93,7 +93,8 @@ def test_run_timeout_stops_the_program_and_keeps_partial_verdicts(tmp_path):
         for x in test_batches:
             print(model(x).sum().item())
         time.sleep(120)
-        model(torch.randn(4, 8))
+        for x in test_batches:
+            model(x)
     """)
     proc = gradlint("--timeout", "4", "--format", "json", "--run", "slow.py", cwd=tmp_path, timeout=120)
     assert "did not finish within 4 s" in proc.stderr
