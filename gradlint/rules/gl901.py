@@ -60,9 +60,9 @@ def _why_hooks_matter(facts, event, receiver) -> str:
         return f"the forward hooks that {hooked[None]} puts on every module do not run for it"
     if event.key in hooked:
         return f"the hooks this file puts on it ({hooked[event.key]}) do not run"
-    if isinstance(receiver, cst.Attribute) and receiver.attr.value == "module":
-        return "the DataParallel / DistributedDataParallel wrapper's forward (scatter, gradient sync) is skipped"
     method = event.fn.method
+    if isinstance(receiver, cst.Attribute) and receiver.attr.value == "module" and not _own_attribute(method, receiver):
+        return "the DataParallel / DistributedDataParallel wrapper's forward (scatter, gradient sync) is skipped"
     if method is not None and method.cls.is_module and event.key and event.key.startswith(method.params[0] + "."):
         # self.encoder.forward(x) in Model's code: hooks this file puts on `model.encoder` of a Model
         if id(method.cls) in facts.events.hooking_classes:
@@ -75,6 +75,16 @@ def _why_hooks_matter(facts, event, receiver) -> str:
                 if owner is not None and owner.cls is method.cls:
                     return f"the hooks on `{key}` do not run"
     return None
+
+
+def _own_attribute(method, receiver: cst.Attribute) -> bool:
+    """``self.module`` in the methods of a class that is no DataParallel / DDP wrapper: the class's
+    own attribute (a wrapped network, `self.module = module`), not a wrapper's ``.module``."""
+    if method is None or not method.params or not isinstance(receiver.value, cst.Name) \
+            or receiver.value.value != method.params[0]:
+        return False
+    return not any(q and q.rsplit(".", 1)[-1] in ("DataParallel", "DistributedDataParallel")
+                   for c in method.cls.all_classes() for q in c.base_quals)
 
 
 # -- fix -------------------------------------------------------------------------------------------
@@ -138,6 +148,8 @@ with torch.no_grad():
   `nn.utils.weight_norm`, `nn.utils.spectral_norm` and pruning) or on every module (the
   global registration functions), a DataParallel / DDP wrapper's `.module`, or a model's own
   methods calling a part of it.
+- `self.module.forward(x)` in a class that is no DataParallel / DDP wrapper: `self.module`
+  is its own attribute (a wrapped network), not a wrapper's.
 """,
     verifier="""
 At the flagged statement, registers a forward hook on the module whose `forward` is
