@@ -686,3 +686,22 @@ def test_segmentation_models_builds_models_at_its_top_level_only():
         for epoch in range(2):
             logs = valid_epoch.run(valid_loader)
     """), "m.py")] == []
+
+
+def test_a_diffusers_pipeline_is_no_model():
+    """``StableDiffusionControlNetPipeline.from_pretrained`` builds a pipeline: it holds models
+    ("ControlNet" in its name) and its ``__call__`` runs under no_grad; its methods
+    (``set_progress_bar_config``) run no forward. ``ControlNetModel.from_pretrained`` is a model."""
+    source = """
+        import torch
+        from diffusers import StableDiffusionControlNetPipeline, ControlNetModel
+
+        def log_validation(controlnet, args):
+            pipeline = StableDiffusionControlNetPipeline.from_pretrained(args.model, controlnet=controlnet)
+            pipeline.set_progress_bar_config(disable=True)
+            image = pipeline("a prompt", num_inference_steps=20).images[0]
+            net = ControlNetModel.from_pretrained(args.model)
+            return net(image)
+    """
+    found = lint_text(textwrap.dedent(source), "m.py")
+    assert [(f.code, f.message.split("`")[1]) for f in found] == [("GL201", "net")]

@@ -196,6 +196,8 @@ def model_factory_mode(qual: Optional[str]) -> Optional[str]:
             return "train"
     if qual.endswith(".from_pretrained") or qual.endswith(".from_config"):
         owner = qual.rsplit(".", 2)[-2]
+        if any(word in owner for word in _HF_NOT_MODULES):
+            return None  # `StableDiffusionControlNetPipeline`: a pipeline holds models, it is none
         if qual.startswith(_EVAL_ON_LOAD) and ("Model" in owner or "For" in owner or "Net" in owner):
             return "eval" if qual.endswith(".from_pretrained") else "train"
     return None
