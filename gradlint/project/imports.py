@@ -25,7 +25,7 @@ TORCH_PACKAGES = frozenset({
     "torchmetrics", "ignite", "accelerate", "peft", "torch_geometric", "dgl_torch",
 })
 OTHER_FRAMEWORKS = frozenset({"tensorflow", "keras", "mxnet", "jax", "flax", "paddle", "oneflow", "mindspore",
-                              "chainer", "theano", "cntk", "haiku", "tf_keras"})
+                              "chainer", "theano", "cntk", "haiku", "tf_keras", "megengine", "mlx", "tinygrad"})
 
 
 @dataclass(frozen=True)
