@@ -8,7 +8,7 @@ import libcst as cst
 
 from . import recorders, torchapi, words
 from .events import Backward, ForwardCall, OptimizerBuild, Region
-from .names import key_of, part_of
+from .names import key_of, overlaps, part_of
 from .scopes import CallSite, ClassInfo, FunctionInfo
 from .state import State, entry_ok, lookup_mode
 from .syntax import arg_of, const_bool, identifiers
@@ -187,7 +187,7 @@ class CallsMixin:
 
     def loaded(self, st: State, key: str) -> None:
         """Weights loaded into ``key``: no longer a fresh, untrained model."""
-        self.untouched = {k for k in self.untouched if not (part_of(key, k) or part_of(k, key))}
+        self.untouched = {k for k in self.untouched if not overlaps(key, k)}
         atoms = lookup_mode(st.modes, key, st.trained, entry_ok(self.fn, key))
         if any(kind == "new" for kind, _ in atoms):
             self.set_mode(st, key, after_training(frozenset(a for a in atoms if a[0] == "new"))
@@ -265,7 +265,7 @@ class CallsMixin:
         """Every parameter of ``key`` is frozen here: it, or a model it is part of, was frozen
         whole, and no part of it was unfrozen or replaced since."""
         return bool(key) and any(part_of(key, k) for k in self.frozen_whole) \
-            and not any(part_of(t, key) or part_of(key, t) for t in self.thawed)
+            and not any(overlaps(t, key) for t in self.thawed)
 
     def method_call(self, node: cst.Call, recv: Value, meth: str, st: State) -> Value:
         key = recv.key

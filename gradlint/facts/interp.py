@@ -20,7 +20,7 @@ from .calls import CallsMixin
 from .weights import WeightsMixin
 from .events import Accumulation, Freeze, LoopInfo, Region, RequiresGradSet, Syntactic
 from .expressions import ExpressionsMixin
-from .names import key_of, part_of, root_of
+from .names import key_of, overlaps, part_of, root_of
 from .scopes import ClassInfo, FunctionInfo, _block_statements
 from .state import State, entry_ok, lookup_mode
 from .syntax import condition, const_bool, identifiers, walk
@@ -89,7 +89,7 @@ class FileInterpreter:
                 unfrozen |= {k for k in m.unfreezes if k == "self" or k.startswith("self.")}
         parts = []
         for k in sorted(frozen):
-            if any(k == u or k.startswith(u + ".") or u.startswith(k + ".") for u in unfrozen):
+            if any(overlaps(k, u) for u in unfrozen):
                 continue  # toggled on and off (GAN-style): not frozen for good
             parts.append(k[5:] if k != "self" else "")
         return tuple(parts)
@@ -721,7 +721,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
             self.untouched.discard(key)
         if value.kind == "module" and value.key is None and st.frozen:
             # a new model under an old name: what was frozen belonged to the old one
-            st.frozen = frozenset(k for k in st.frozen if k != key and not k.startswith(key + "."))
+            st.frozen = frozenset(k for k in st.frozen if not part_of(k, key))
         if aliases:
             st.env[key] = value.with_(bound_in=loop)
         else:
@@ -925,7 +925,7 @@ class _Run(ExpressionsMixin, CallsMixin, WeightsMixin):
             if cls is not None:
                 cls.unfreezes_self = True
             if st is not None:
-                st.frozen = frozenset(k for k in st.frozen if k != key and not k.startswith(key + "."))
+                st.frozen = frozenset(k for k in st.frozen if not part_of(k, key))
                 if node is not None:
                     self.unfrozen(node, key, st)
 

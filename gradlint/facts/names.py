@@ -145,3 +145,8 @@ def root_of(key: str) -> str:
 def part_of(key: str, owner: str) -> bool:
     """``key`` is ``owner`` or one of its parts (``model.fc.weight`` of ``model.fc``)."""
     return key == owner or key.startswith(owner + ".")
+
+
+def overlaps(a: str, b: str) -> bool:
+    """One of the two keys is the other or a part of it (``model`` and ``model.fc``)."""
+    return part_of(a, b) or part_of(b, a)

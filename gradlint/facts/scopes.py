@@ -7,6 +7,7 @@ interpreter fills in the rest (summaries, class attributes, call sites).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Dict, FrozenSet, List, Optional, Tuple, Union
 
 import libcst as cst
@@ -49,8 +50,6 @@ class ClassInfo:
     unfreezes_self: bool = False
     interpreted: bool = False
     ref: Optional[str] = None         # "path:Name", how other files' summaries name it
-    _reads: object = False            # self_reads and self_module_uses, once computed
-    _uses: object = False
     _usage: Optional[tuple] = None    # _self_usage of this class's own body
 
     @property
@@ -119,26 +118,22 @@ class ClassInfo:
         for base in self.local_bases:
             yield from base.all_classes()
 
-    @property
+    @cached_property
     def self_reads(self) -> Optional[FrozenSet[str]]:
         """The ``self.<attr>`` names the class's own code reads (an assignment's target is not a
         read), its local bases' code included; None when its parts may be reached another way
         (``self.children()``, ``getattr(self, ...)``, ``self`` handed to a function), by a base
         other than ``nn.Module`` whose methods may read what this class assigns, or by the
         ``forward`` of a subclass (a class without one is a base)."""
-        if self._reads is False:
-            self._reads = self._combined(0)
-        return self._reads
+        return self._combined(0)
 
-    @property
+    @cached_property
     def self_module_uses(self) -> Optional[FrozenSet[str]]:
         """The ``self.<attr>`` names the class's code could use as a module: called
         (``self.x(...)``, ``self.x.m(...)``, ``self.x[i](...)``), iterated, handed to a function,
         returned or aliased. An attribute only indexed or computed with (a statistics dict, a
         size) is none. None when ``self_reads`` cannot tell."""
-        if self._uses is False:
-            self._uses = self._combined(1) if self.self_reads is not None else None
-        return self._uses
+        return self._combined(1) if self.self_reads is not None else None
 
     def _combined(self, which: int) -> Optional[FrozenSet[str]]:
         """The union over the class and its local bases of ``_self_usage``'s reads (0) or uses (1)."""

@@ -20,7 +20,7 @@ import libcst as cst
 
 from . import torchapi
 from .events import GraphCut, InPlaceUpdate, OptimizerMiss, WeightUse
-from .names import key_of, part_of
+from .names import key_of, overlaps, part_of
 from .state import State, entry_ok
 from .syntax import arg_of
 from .values import REQUIRES_GRAD, TensorFact, Value
@@ -32,10 +32,6 @@ _NOT_WRITES = frozenset({"requires_grad_", "share_memory_", "detach_", "retain_g
 # itself and `torch.Tensor(t)` an alias that keeps the graph (measured on torch 2.13).
 _KEEPS_GRAPH = frozenset({"torch.as_tensor", "torch.Tensor", "torch.FloatTensor"})
 _MAY_CARRY = REQUIRES_GRAD | {"nonleaf_if_grad"}
-
-
-def _overlap(a: str, b: str) -> bool:
-    return part_of(a, b) or part_of(b, a)
 
 
 def _names_params(target: cst.Subscript) -> bool:
@@ -79,7 +75,7 @@ class WeightsMixin:
             how = f"`{cst.Module([]).code_for_node(how).strip()}`"
         name = key_of(expr) or "tensor"
         frozen = target.kind == "param" and (
-            not target.key or any(_overlap(target.key, k) for k in st.frozen))
+            not target.key or any(overlaps(target.key, k) for k in st.frozen))
         self.record("inplace_updates", node, InPlaceUpdate(node, self.fn, name, target, st.grad, how, frozen))
 
     def item_stored(self, target: cst.Subscript, base: Value, value: Value, st: State, stmt) -> None:
@@ -239,10 +235,10 @@ class WeightsMixin:
         for name, opt in list(st.env.items()):
             if opt.kind != "optimizer" or not opt.sources:
                 continue
-            owners = [o for o, _ in opt.sources if o and _overlap(key, o)]
+            owners = [o for o, _ in opt.sources if o and overlaps(key, o)]
             if not owners:
                 continue
-            if value is not None and value.key and any(_overlap(value.key, o) for o in owners):
+            if value is not None and value.key and any(overlaps(value.key, o) for o in owners):
                 continue  # a part of the same model moved around: already held
             st.env[name] = opt.with_(misses=opt.misses + ((node, "GL304", key),))
 
@@ -252,11 +248,11 @@ class WeightsMixin:
         for name, opt in list(st.env.items()):
             if opt.kind != "optimizer" or not opt.sources:
                 continue
-            if not any(_overlap(key, f) for f in opt.frozen):
+            if not any(overlaps(key, f) for f in opt.frozen):
                 continue  # nothing under `key` was frozen when it was built
             if any(not filtered and o and part_of(key, o) for o, filtered in opt.sources):
                 continue  # built from every parameter of the model: it holds them (GL301's concern)
-            if not any(o and (_overlap(key, o) or part_of(o, _parent(key))) for o, _ in opt.sources):
+            if not any(o and (overlaps(key, o) or part_of(o, _parent(key))) for o, _ in opt.sources):
                 continue  # an optimizer of another model
             st.env[name] = opt.with_(misses=opt.misses + ((node, "GL305", key),))
 
@@ -276,7 +272,7 @@ class WeightsMixin:
             if (miss, code, key) in self.events.cleared_misses:
                 continue
             if any(other.kind == "optimizer" and (miss, code, key) not in other.misses
-                   and any(o and _overlap(key, o) for o, _ in other.sources)
+                   and any(o and overlaps(key, o) for o, _ in other.sources)
                    for other in st.env.values()):
                 continue
             self.record("optimizer_misses", (miss, code),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, List
 
+from ..facts.names import overlaps
 from ..facts.state import lookup_mode
 from .summary import FORMAT, atoms_out, digest, value_out
 
@@ -12,7 +13,7 @@ _GLOBAL_KINDS = frozenset({"module", "tensor", "optimizer", "object"})
 
 
 def _related(key: str, roots) -> bool:
-    return any(key == r or key.startswith(r + ".") or r.startswith(key + ".") for r in roots)
+    return any(overlaps(key, r) for r in roots)
 
 
 def site_data(site, caller_name: str) -> dict:

@@ -11,7 +11,7 @@ from typing import Optional, Union
 
 import libcst as cst
 
-from ..facts.names import key_of, part_of
+from ..facts.names import key_of, overlaps, part_of
 from ..docs import RuleDoc, SAFE_FIX
 from ..fixes import Edit, Fix, NotFixable
 from ..fixes.cst_tools import code_of, expression
@@ -36,13 +36,13 @@ def _frozen_parts(fn, owner: str, build=None, trained=None):
         frozen = {k for k in build.frozen_before | build.frozen_after if part_of(k, owner) and harmful(fn, k)}
     else:
         frozen = {k for k in fn.freezes if part_of(k, owner) and harmful(fn, k)}
-    unfrozen = {k for k in fn.unfreezes if part_of(k, owner) or part_of(owner, k)}
+    unfrozen = {k for k in fn.unfreezes if overlaps(k, owner)}
     if fn.cls is not None and (owner == "self" or owner.startswith("self.")):
         for c in fn.cls.all_classes():
             for m in c.methods.values():
                 frozen |= {k for k in m.freezes if part_of(k, owner) and harmful(m, k)}
-                unfrozen |= {k for k in m.unfreezes if part_of(k, owner) or part_of(owner, k)}
-    frozen = {k for k in frozen if not any(part_of(k, u) or part_of(u, k) for u in unfrozen)}
+                unfrozen |= {k for k in m.unfreezes if overlaps(k, owner)}
+    frozen = {k for k in frozen if not any(overlaps(k, u) for u in unfrozen)}
     return frozen or _frozen_by_callers(fn, owner, trained is not None)
 
 
